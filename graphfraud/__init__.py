@@ -1,0 +1,58 @@
+"""graphfraud: find fraud rings and account compromise in cloud-account and payment data.
+
+Load a case (six tables: users, logins, ip_reputation, ec2_activity, payments,
+security_findings), compute per-account signals, detect risky failed logins
+followed by EC2 bursts, and test whether flagged accounts have worse payment
+outcomes.
+
+Examples
+--------
+>>> import graphfraud
+>>> case = graphfraud.load_case(graphfraud.sample_case_path())
+>>> signals = graphfraud.account_signals(case, window_days=14)
+>>> list(signals.columns)[:3]
+['account_id', 'logins', 'failed_login_rate']
+"""
+
+from __future__ import annotations
+
+import os as _os
+
+# In a source checkout loaders/, queries/ and data/ sit beside graphfraud/ (the
+# repo's fixed shape); installed, they are inside it. Extending __path__ makes
+# graphfraud.loaders resolve the same way in both, e.g. when pytest or a notebook
+# runs from the repo root and picks up this folder before the installed copy.
+_here = _os.path.dirname(__file__)
+_root = _os.path.dirname(_here)
+if not _os.path.isdir(_os.path.join(_here, "loaders")) and _os.path.isfile(
+    _os.path.join(_root, "loaders", "__init__.py")
+):
+    __path__.append(_root)  # type: ignore[name-defined]  # noqa: F821
+
+from .bursts import detect_bursts  # noqa: E402
+from .case import Case, case_from_frames  # noqa: E402
+from .data import sample_case_path  # noqa: E402
+from .errors import GraphFraudError, InputError, SchemaError  # noqa: E402
+from .loaders import load_case  # noqa: E402
+from .signals import DEFAULT_WEIGHTS, account_signals  # noqa: E402
+from .stats import PaymentTest, benjamini_hochberg, payment_outcome_test, payment_outcome_tests, wilson_interval  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Case",
+    "DEFAULT_WEIGHTS",
+    "GraphFraudError",
+    "InputError",
+    "PaymentTest",
+    "SchemaError",
+    "account_signals",
+    "benjamini_hochberg",
+    "case_from_frames",
+    "detect_bursts",
+    "load_case",
+    "payment_outcome_test",
+    "payment_outcome_tests",
+    "sample_case_path",
+    "wilson_interval",
+]

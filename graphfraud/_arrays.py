@@ -1,0 +1,46 @@
+"""Small vectorised helpers shared by the detectors (private)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .case import Case
+
+__all__ = ["codes", "login_ip_reputation", "resolve_as_of"]
+
+
+def codes(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes (``-1`` for null) and the categories of a column."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return s.cat.codes.to_numpy().astype(np.int64), pd.Index(s.cat.categories)
+    c, cats = pd.factorize(s, use_na_sentinel=True)
+    return c.astype(np.int64), pd.Index(cats)
+
+
+def login_ip_reputation(case: Case) -> tuple[np.ndarray, np.ndarray]:
+    """Per login: the IP's ``risk_score`` (NaN when the IP has no reputation row) and ``is_tor``."""
+    ip_codes, ip_cats = codes(case.logins["ip"])
+    rep = case.ip_reputation.set_index("ip")
+    risk_by_cat = rep["risk_score"].reindex(ip_cats).to_numpy(dtype="float64", na_value=np.nan)
+    tor_by_cat = rep["is_tor"].reindex(ip_cats).fillna(False).to_numpy(dtype=bool)
+    risk = np.full(len(ip_codes), np.nan)
+    tor = np.zeros(len(ip_codes), dtype=bool)
+    known = ip_codes >= 0
+    risk[known] = risk_by_cat[ip_codes[known]]
+    tor[known] = tor_by_cat[ip_codes[known]]
+    return risk, tor
+
+
+def resolve_as_of(case: Case, as_of) -> pd.Timestamp:
+    """``as_of`` as a Timestamp; ``None`` means the latest login in the case."""
+    if as_of is None:
+        if not len(case.logins):
+            from .errors import InputError
+
+            raise InputError("the case has no logins, so there is no default as_of; pass as_of=")
+        return pd.Timestamp(case.logins["event_ts"].max())
+    ts = pd.Timestamp(as_of)
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return ts

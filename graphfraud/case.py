@@ -1,0 +1,473 @@
+"""The :class:`Case`: six typed tables of the data contract plus the rows rejected on the way in.
+
+Validation happens here, once, at the boundary. Every input row is either used or
+recorded in ``Case.rejected`` with the table, row, column, offending value and
+reason; a missing table or column raises :class:`~graphfraud.errors.SchemaError`
+naming every problem at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import union_categoricals
+
+from .errors import SchemaError
+from .schema import TABLE_NAMES, TABLES, Column, TableSpec
+
+__all__ = ["Case", "case_from_frames", "REJECTED_COLUMNS"]
+
+REJECTED_COLUMNS = ["table", "row", "column", "value", "reason"]
+
+_TRUE = {"1", "true", "t", "yes", "y", "1.0"}
+_FALSE = {"0", "false", "f", "no", "n", "0.0"}
+
+
+@dataclass(frozen=True, eq=False)
+class Case:
+    """One fraud case: the six contract tables, typed, plus what was rejected.
+
+    Timestamps are ``datetime64[ns]`` (naive UTC), 0/1 flags are ``bool``,
+    identifiers are strings. In the event tables (``logins``, ``ec2_activity``)
+    repeated text columns are pandas categoricals of strings, which keeps a
+    30M-row login table in memory.
+
+    Attributes
+    ----------
+    rejected : DataFrame
+        ``table, row, column, value, reason``: one row per problem found; ``row``
+        is the 0-based position of the row in its source table (CSV line = row + 2).
+    input_rows : Mapping[str, int]
+        rows read per table, so that ``used + rejected == read`` can be checked.
+    source : str
+        where the case came from (a path, or ``"<frames>"``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> case = case_from_frames(logins=pd.DataFrame({
+    ...     "event_ts": ["2025-08-01 10:00:00", "not a time"], "account_id": ["A1", "A1"],
+    ...     "ip": ["1.2.3.4", "1.2.3.4"], "country_iso": ["DE", "DE"],
+    ...     "result": ["FAIL", "SUCCESS"], "mfa_used": [0, 1], "device_id": ["d1", "d1"]}))
+    >>> len(case.logins), case.rejected.loc[0, "reason"]
+    (1, "unparseable timestamp 'not a time'")
+    """
+
+    users: pd.DataFrame
+    logins: pd.DataFrame
+    ip_reputation: pd.DataFrame
+    ec2_activity: pd.DataFrame
+    payments: pd.DataFrame
+    security_findings: pd.DataFrame
+    rejected: pd.DataFrame
+    input_rows: Mapping[str, int] = field(default_factory=dict)
+    source: str = "<frames>"
+
+    def table(self, name: str) -> pd.DataFrame:
+        """The typed table called ``name``."""
+        if name not in TABLES:
+            raise KeyError(f"unknown table {name!r}; the case has {', '.join(TABLE_NAMES)}")
+        return getattr(self, name)
+
+    def row_counts(self) -> pd.DataFrame:
+        """Per table: rows read, used and rejected (``read == used + rejected``).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> case = case_from_frames(logins=pd.DataFrame({
+        ...     "event_ts": ["2025-08-01"], "account_id": [None], "ip": ["1.2.3.4"],
+        ...     "country_iso": ["DE"], "result": ["FAIL"], "mfa_used": [0], "device_id": ["d"]}))
+        >>> case.row_counts().loc["logins"].tolist()
+        [1, 0, 1]
+        """
+        rej = self.rejected.drop_duplicates(["table", "row"]).groupby("table").size()
+        rows = []
+        for name in TABLE_NAMES:
+            used = len(self.table(name))
+            rejected = int(rej.get(name, 0))
+            rows.append((name, int(self.input_rows.get(name, used + rejected)), used, rejected))
+        return pd.DataFrame(rows, columns=["table", "read", "used", "rejected"]).set_index("table")
+
+    def data_quality(self) -> dict[str, int]:
+        """Counts an analyst should know before trusting the numbers.
+
+        ``logins_without_reputation``: logins whose IP has no ``ip_reputation`` row
+        (kept, risk unknown); ``accounts_not_in_users``: accounts seen in logins but
+        missing from ``users`` (kept); ``rejected_rows``: rows rejected in all tables.
+        """
+        known_ips = pd.Index(self.ip_reputation["ip"])
+        login_ips = self.logins["ip"]
+        has_ip = login_ips.notna().to_numpy()
+        ip_known = _isin(login_ips, known_ips)
+        login_accounts = pd.Index(_categories_used(self.logins["account_id"]))
+        return {
+            "logins_without_reputation": int((has_ip & ~ip_known).sum()),
+            "logins_without_ip": int((~has_ip).sum()),
+            "accounts_not_in_users": int((~login_accounts.isin(self.users["account_id"])).sum()),
+            "rejected_rows": int(len(self.rejected.drop_duplicates(["table", "row"]))),
+        }
+
+
+def _categories_used(s: pd.Series) -> np.ndarray:
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        codes = s.cat.codes.to_numpy()
+        used = np.unique(codes[codes >= 0])
+        return np.asarray(s.cat.categories, dtype=object)[used]
+    return s.dropna().unique()
+
+
+def _isin(s: pd.Series, index: pd.Index) -> np.ndarray:
+    """``s.isin(index)`` that works on category codes, so it stays fast on 30M rows."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        cat_known = np.asarray(s.cat.categories.isin(index))
+        codes = s.cat.codes.to_numpy()
+        return np.where(codes >= 0, cat_known[np.maximum(codes, 0)], False)
+    return s.isin(index).to_numpy()
+
+
+# --------------------------------------------------------------------- validation
+
+
+def resolve_columns(spec: TableSpec, columns: Iterable[str]) -> tuple[dict[str, str], list[str]]:
+    """Map contract column names to the source's names (case and spaces ignored).
+
+    Returns the mapping and the list of problems (missing columns).
+    """
+    by_norm = {}
+    for c in columns:
+        by_norm.setdefault(str(c).strip().lower(), c)
+    mapping, problems = {}, []
+    for col in spec.columns:
+        if col.name in by_norm:
+            mapping[col.name] = by_norm[col.name]
+        else:
+            problems.append(
+                f"table '{spec.name}': column '{col.name}' is missing (expected {_kind_words(col)}: {col.description})"
+            )
+    return mapping, problems
+
+
+def _kind_words(col: Column) -> str:
+    return {
+        "id": "text identifier",
+        "text": "text",
+        "ts": "ISO-8601 timestamp",
+        "flag": "0/1 flag",
+        "int": "integer" + (f" {col.low:g}-{col.high:g}" if col.low is not None else ""),
+        "float": "number",
+        "enum": "one of " + ", ".join(col.allowed),
+    }[col.kind]
+
+
+def _as_text(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Values as stripped Python strings (object array) and a null mask; '' counts as null."""
+    values = raw.to_numpy(dtype=object, na_value=None)
+    null = pd.isna(values)
+    if not null.all():
+        present = values[~null]
+        if not _all_str(present):
+            present = np.array([_text(v) for v in present], dtype=object)
+        stripped = pd.Series(present, dtype=object).str.strip().to_numpy(dtype=object)
+        values = values.copy()
+        values[~null] = stripped
+        empty = np.zeros(len(values), dtype=bool)
+        empty[~null] = stripped == ""
+        values[empty] = None
+        null = null | empty
+    return values, null
+
+
+def _all_str(arr: np.ndarray) -> bool:
+    return bool(pd.api.types.infer_dtype(arr, skipna=True) == "string")
+
+
+def _text(v) -> str:
+    # SQLite hands back ints for numeric-looking ids; 100.0 from a float column is "100".
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
+    return str(v)
+
+
+class _Problems:
+    def __init__(self, table: str, offset: int, n: int):
+        self.table, self.offset, self.n = table, offset, n
+        self.bad = np.zeros(n, dtype=bool)
+        self.parts: list[pd.DataFrame] = []
+
+    def add(self, mask: np.ndarray, column: str, raw_values, reason) -> None:
+        """Record rows where ``mask`` holds; ``reason`` is a string or a function of the value."""
+        idx = np.flatnonzero(mask)
+        if not len(idx):
+            return
+        self.bad[idx] = True
+        vals = [None if pd.isna(v) else _text(v) for v in np.asarray(raw_values, dtype=object)[idx]]
+        reasons = [reason(v) for v in vals] if callable(reason) else [reason] * len(idx)
+        self.parts.append(
+            pd.DataFrame(
+                {
+                    "table": self.table,
+                    "row": idx + self.offset,
+                    "column": column,
+                    "value": pd.Series([None if v is None else v[:200] for v in vals], dtype=object),
+                    "reason": reasons,
+                }
+            )
+        )
+
+    def frame(self) -> pd.DataFrame:
+        if not self.parts:
+            return _empty_rejected()
+        return pd.concat(self.parts, ignore_index=True)
+
+
+def _empty_rejected() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "table": pd.Series(dtype=object),
+            "row": pd.Series(dtype="int64"),
+            "column": pd.Series(dtype=object),
+            "value": pd.Series(dtype=object),
+            "reason": pd.Series(dtype=object),
+        }
+    )
+
+
+def clean_chunk(spec: TableSpec, raw: pd.DataFrame, mapping: Mapping[str, str], offset: int = 0):
+    """Type one chunk of a source table; return the typed rows and the rejections.
+
+    ``offset`` is the position of the chunk's first row in the source table, so
+    rejection row numbers refer to the whole table.
+    """
+    n = len(raw)
+    problems = _Problems(spec.name, offset, n)
+    out: dict[str, object] = {}
+    for col in spec.columns:
+        series = raw[mapping[col.name]]
+        if col.kind == "flag":
+            out[col.name], null = _flag(series, col, problems)
+        elif col.kind in ("int", "float"):
+            out[col.name], null = _number(series, col, problems)
+        else:
+            values, null = _as_text(series)
+            if col.kind in ("id", "text"):
+                out[col.name] = values
+            elif col.kind == "enum":
+                upper = pd.Series(values, dtype=object).str.upper().to_numpy(dtype=object)
+                bad = ~null & ~np.isin(upper, np.array(col.allowed, dtype=object))
+                expected = " or ".join(col.allowed)
+                problems.add(bad, col.name, values,
+                             lambda v, c=col.name, e=expected: f"unknown {c} value {v!r} (expected {e})")
+                out[col.name] = upper
+            elif col.kind == "ts":
+                out[col.name] = _timestamps(values, null, col, problems)
+        if col.required:
+            problems.add(null, col.name, np.full(n, None, dtype=object), f"{col.name} is missing (required)")
+    keep = ~problems.bad
+    typed = {}
+    for col in spec.columns:
+        arr = out[col.name]
+        arr = arr[keep] if isinstance(arr, np.ndarray) else arr.iloc[np.flatnonzero(keep)].reset_index(drop=True)
+        typed[col.name] = _final_dtype(col, arr)
+    frame = pd.DataFrame(typed)
+    frame["_row"] = np.flatnonzero(keep) + offset
+    return frame, problems.frame()
+
+
+def _timestamps(values: np.ndarray, null: np.ndarray, col: Column, problems: _Problems) -> np.ndarray:
+    parsed = pd.to_datetime(pd.Series(values, dtype=object), format="ISO8601", errors="coerce", utc=True)
+    parsed = parsed.dt.tz_convert(None).astype("datetime64[ns]")
+    bad = ~null & parsed.isna().to_numpy()
+    problems.add(bad, col.name, values, lambda v: f"unparseable timestamp {v!r}")
+    return parsed.to_numpy()
+
+
+def _flag(series: pd.Series, col: Column, problems: _Problems) -> np.ndarray:
+    no_null = np.zeros(len(series), dtype=bool)
+    if pd.api.types.is_bool_dtype(series.dtype) and not series.isna().any():
+        return series.to_numpy(dtype=bool), no_null
+    if pd.api.types.is_integer_dtype(series.dtype) and not series.isna().any():
+        arr = series.to_numpy()
+        bad = (arr != 0) & (arr != 1)
+        problems.add(bad, col.name, arr, lambda v, c=col.name: f"{c} must be 0 or 1, got {v!r}")
+        return arr == 1, no_null
+    values, null = _as_text(series)
+    low = np.array([v.lower() if v is not None else "" for v in values], dtype=object)
+    is_true = np.isin(low, list(_TRUE))
+    is_false = np.isin(low, list(_FALSE))
+    problems.add(null, col.name, values, f"{col.name} is missing (expected 0 or 1)")
+    problems.add(~null & ~is_true & ~is_false, col.name, values,
+                 lambda v, c=col.name: f"{c} must be 0 or 1, got {v!r}")
+    # a null flag is already rejected above; don't count it twice as "required"
+    return is_true, np.zeros(len(series), dtype=bool)
+
+
+def _number(series: pd.Series, col: Column, problems: _Problems) -> np.ndarray:
+    if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
+        raw = series.to_numpy(dtype=object, na_value=None)
+        num = series.to_numpy(dtype="float64", na_value=np.nan)
+        null = np.isnan(num)
+    else:
+        raw, null = _as_text(series)
+        num = pd.to_numeric(pd.Series(raw, dtype=object), errors="coerce").to_numpy(dtype="float64")
+        bad = ~null & np.isnan(num)
+        problems.add(bad, col.name, raw, lambda v, c=col.name: f"{c} is not a number: {v!r}")
+    if col.kind == "int":
+        frac = ~np.isnan(num) & (num != np.round(num))
+        problems.add(frac, col.name, raw, lambda v, c=col.name: f"{c} must be a whole number, got {v!r}")
+    if col.low is not None:
+        out = ~np.isnan(num) & ((num < col.low) | (num > col.high))
+        problems.add(out, col.name, raw, lambda v, c=col: f"{c.name} out of range {c.low:g}-{c.high:g}: {v!r}")
+    return num, null
+
+
+def _final_dtype(col: Column, arr) -> pd.Series | np.ndarray:
+    if col.kind in ("id", "text", "enum"):
+        if col.categorical or col.kind == "enum":
+            return pd.Categorical(arr)
+        return pd.Series(arr, dtype=object)
+    if col.kind == "ts":
+        return pd.Series(arr, dtype="datetime64[ns]")
+    if col.kind == "flag":
+        return np.asarray(arr, dtype=bool)
+    if col.kind == "int":
+        if col.required:
+            return np.asarray(arr, dtype="int64")
+        nan = np.isnan(arr)
+        return pd.arrays.IntegerArray(np.where(nan, 0, arr).astype("int64"), nan)
+    return np.asarray(arr, dtype="float64")
+
+
+def concat_chunks(spec: TableSpec, chunks: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate typed chunks, merging categoricals without going through object arrays."""
+    if not chunks:
+        chunks = [clean_chunk(spec, pd.DataFrame({c: pd.Series(dtype=object) for c in spec.column_names}),
+                              {c: c for c in spec.column_names})[0]]
+    if len(chunks) == 1:
+        return chunks[0].reset_index(drop=True)
+    cols = {}
+    for name in chunks[0].columns:
+        parts = [c[name] for c in chunks]
+        if isinstance(parts[0].dtype, pd.CategoricalDtype):
+            cols[name] = union_categoricals(parts)
+        else:
+            cols[name] = pd.concat(parts, ignore_index=True)
+    return pd.DataFrame(cols)
+
+
+def finish_table(spec: TableSpec, typed: pd.DataFrame, rejected: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Table-wide checks (duplicate keys) after all chunks are typed."""
+    if spec.unique and len(typed):
+        dup = typed.duplicated(spec.unique, keep="first").to_numpy()
+        if dup.any():
+            first_row = typed.drop_duplicates(spec.unique).set_index(spec.unique)["_row"]
+            d = typed.loc[dup, [spec.unique, "_row"]]
+            extra = pd.DataFrame(
+                {
+                    "table": spec.name,
+                    "row": d["_row"].to_numpy(),
+                    "column": spec.unique,
+                    "value": d[spec.unique].to_numpy(dtype=object),
+                    "reason": [
+                        f"duplicate {spec.unique}; the first occurrence (row {first_row[k]}) is kept"
+                        for k in d[spec.unique]
+                    ],
+                }
+            )
+            rejected = pd.concat([rejected, extra], ignore_index=True)
+            typed = typed.loc[~dup]
+    typed = typed.drop(columns="_row").reset_index(drop=True)
+    for col in spec.columns:
+        if col.categorical:
+            typed[col.name] = typed[col.name].cat.remove_unused_categories()
+    return typed, rejected
+
+
+def assemble_case(tables: Mapping[str, tuple[pd.DataFrame, pd.DataFrame, int]], source: str) -> Case:
+    """Build a :class:`Case` from per-table ``(typed, rejected, rows_read)``."""
+    rejected_parts = [t[1] for t in tables.values() if len(t[1])]
+    rejected = pd.concat(rejected_parts, ignore_index=True) if rejected_parts else _empty_rejected()
+    rejected = rejected.sort_values(["table", "row", "column"], kind="stable").reset_index(drop=True)
+    return Case(
+        **{name: tables[name][0] for name in TABLE_NAMES},
+        rejected=rejected,
+        input_rows={name: int(tables[name][2]) for name in TABLE_NAMES},
+        source=source,
+    )
+
+
+def load_tables(sources: Mapping[str, Iterable[pd.DataFrame]], source: str) -> Case:
+    """Validate and type chunked raw tables (one iterable of DataFrames per table)."""
+    tables = {}
+    for name in TABLE_NAMES:
+        spec = TABLES[name]
+        typed_parts, rejected_parts, offset, mapping = [], [], 0, None
+        for raw in sources[name]:
+            if mapping is None:
+                mapping, problems = resolve_columns(spec, raw.columns)
+                if problems:
+                    raise SchemaError(problems, source)
+            typed, rej = clean_chunk(spec, raw, mapping, offset)
+            offset += len(raw)
+            typed_parts.append(typed)
+            if len(rej):
+                rejected_parts.append(rej)
+        typed = concat_chunks(spec, typed_parts)
+        rejected = pd.concat(rejected_parts, ignore_index=True) if rejected_parts else _empty_rejected()
+        typed, rejected = finish_table(spec, typed, rejected)
+        tables[name] = (typed, rejected, offset)
+    return assemble_case(tables, source)
+
+
+def case_from_frames(
+    logins: pd.DataFrame,
+    users: pd.DataFrame | None = None,
+    ip_reputation: pd.DataFrame | None = None,
+    ec2_activity: pd.DataFrame | None = None,
+    payments: pd.DataFrame | None = None,
+    security_findings: pd.DataFrame | None = None,
+) -> Case:
+    """Validate DataFrames already in memory and return a :class:`Case`.
+
+    ``logins`` is required; a table left out is taken as empty (no rows) so a
+    notebook can start from logins alone. Column names are matched ignoring case
+    and surrounding spaces.
+
+    Raises
+    ------
+    SchemaError
+        when a given table lacks contract columns (every problem listed).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> case = case_from_frames(logins=pd.DataFrame({
+    ...     "event_ts": ["2025-08-01 10:00:00"], "account_id": ["A1"], "ip": ["1.2.3.4"],
+    ...     "country_iso": ["DE"], "result": ["success"], "mfa_used": [1], "device_id": ["d1"]}))
+    >>> case.logins["result"].tolist(), len(case.users)
+    (['SUCCESS'], 0)
+    """
+    given = {
+        "users": users,
+        "logins": logins,
+        "ip_reputation": ip_reputation,
+        "ec2_activity": ec2_activity,
+        "payments": payments,
+        "security_findings": security_findings,
+    }
+    problems = []
+    for name, frame in given.items():
+        if frame is None:
+            given[name] = pd.DataFrame({c: pd.Series(dtype=object) for c in TABLES[name].column_names})
+        elif not isinstance(frame, pd.DataFrame):
+            problems.append(f"table '{name}' must be a pandas DataFrame, got {type(frame).__name__}")
+        else:
+            problems += resolve_columns(TABLES[name], frame.columns)[1]
+    if problems:
+        raise SchemaError(problems, "<frames>")
+    return load_tables({name: [frame.reset_index(drop=True)] for name, frame in given.items()}, "<frames>")
