@@ -1,0 +1,106 @@
+"""The ``graphfraud`` command: a thin argparse layer over library calls."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from .errors import GraphFraudError
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="graphfraud", description="Find fraud rings and account compromise in a case.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    a = sub.add_parser("analyze", help="signals, burst triggers, baseline metrics, payment tests and a report")
+    src = a.add_mutually_exclusive_group()
+    src.add_argument("--db", type=Path, help="case as a SQLite file (default: the bundled sample case)")
+    src.add_argument("--csv", type=Path, help="case as a folder of CSVs named after the tables")
+    a.add_argument("--out", type=Path, default=Path("graphfraud-out"), help="output folder (default ./graphfraud-out)")
+    a.add_argument("--window-days", type=float, default=14, help="signal window in days (default 14)")
+    a.add_argument("--as-of", default=None, help="end of the window, e.g. '2025-09-30 23:59:59' (default: latest login)")
+    a.add_argument("--top-share", type=float, default=0.05, help="share of accounts tested as 'top by composite'")
+    a.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+
+    g = sub.add_parser("generate", help="write a synthetic case (and its ground truth) to a SQLite file")
+    g.add_argument("--accounts", type=int, required=True, help="number of accounts")
+    g.add_argument("--seed", type=int, default=0, help="random seed (same seed, same case)")
+    g.add_argument("--days", type=int, default=60, help="days of activity (default 60)")
+    g.add_argument("--out", type=Path, required=True, help="SQLite file to write (replaced if it exists)")
+    g.add_argument("-q", "--quiet", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return {"analyze": _analyze, "generate": _generate}[args.command](args)
+    except GraphFraudError as exc:
+        print(f"graphfraud: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # pragma: no cover
+        print("graphfraud: interrupted", file=sys.stderr)
+        return 130
+
+
+def _analyze(args) -> int:
+    from .analyze import analyze
+    from .data import sample_case_path
+    from .loaders import load_case
+    from .progress import Progress
+
+    path = args.db or args.csv or sample_case_path()
+    progress = Progress(total=6, quiet=args.quiet)
+    t0 = time.perf_counter()
+    with progress.stage(f"loading {path}"):
+        case = load_case(path)
+    res = analyze(case, args.out, window_days=args.window_days, as_of=args.as_of, top_share=args.top_share,
+                  progress=progress)
+    _summary(res, time.perf_counter() - t0)
+    return 0
+
+
+def _summary(res, seconds: float) -> None:
+    counts = res.case.row_counts()
+    dq = res.case.data_quality()
+    lines = [
+        "",
+        f"graphfraud analyze: {res.case.source}  ({seconds:.1f}s)",
+        f"  rows used      " + ", ".join(f"{t} {int(r.used):,}" for t, r in counts.iterrows()),
+        f"  rejected       {dq['rejected_rows']:,} row(s); {dq['logins_without_reputation']:,} login(s) with no IP reputation",
+        f"  window         {res.params['window_start'][:19]} .. {str(res.params['as_of'])[:19]}"
+        f"  ({len(res.signals):,} accounts with signals)",
+        f"  burst triggers {len(res.bursts)} on {res.bursts['account_id'].nunique()} account(s)",
+    ]
+    for _, t in res.payment_tests.iterrows():
+        p = "n/a" if t["pvalue"] != t["pvalue"] else f"{t['pvalue']:.3g}"
+        lines.append(f"  payments       {t['cohort']}: {t['bad_flagged']}/{t['n_flagged']} bad vs "
+                     f"{t['bad_rest']}/{t['n_rest']}, {t['method']}, p={p}" + (" (!)" if t["warning"] else ""))
+    lines.append(f"  outputs        {res.out_dir}/ (report.md, {len(res.files)} files)")
+    print("\n".join(lines))
+
+
+def _generate(args) -> int:
+    from .progress import Progress
+    from .synth import write_case
+
+    progress = Progress(quiet=args.quiet)
+    last = [0.0]
+
+    def tick(done: int, total: int) -> None:
+        if not args.quiet and time.perf_counter() - last[0] > 2:
+            last[0] = time.perf_counter()
+            progress.note(f"{done:,}/{total:,} accounts")
+
+    with progress.stage(f"generating {args.accounts:,} accounts (seed {args.seed})"):
+        truth = write_case(args.out, args.accounts, seed=args.seed, days=args.days, progress=tick)
+    print(f"case:  {args.out}\ntruth: {truth}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
