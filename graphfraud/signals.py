@@ -84,8 +84,8 @@ def account_signals(
     ...     "country_iso": ["DE", "DE", "FR"], "result": ["SUCCESS", "FAIL", "SUCCESS"],
     ...     "mfa_used": [1, 0, 1], "device_id": ["d1", "d2", "d2"]})
     >>> s = graphfraud.account_signals(graphfraud.case_from_frames(logins=logins))
-    >>> s[["logins", "failed_login_rate", "new_country_rate", "device_churn"]].iloc[0].tolist()
-    [2, 0.5, 0.5, 1.0]
+    >>> s[["logins", "failed_login_rate", "new_country_rate", "device_churn"]].to_dict("records")
+    [{'logins': 2, 'failed_login_rate': 0.5, 'new_country_rate': 0.5, 'device_churn': 1.0}]
     """
     w = _weights(weights)
     if not window_days > 0:

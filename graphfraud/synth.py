@@ -398,7 +398,7 @@ def _chunk(cfg: SynthConfig, chunk: int, lo: int, hi: int):
         cips = ids.ips(int(rng.integers(1, 3)))
         attack_ips.append(cips)
         ccountry = rng.choice(_FOREIGN)
-        k = int(min(rng.integers(40, 160), len(others)))
+        k = int(min(rng.integers(40, 160), max(1, len(others) // 2)))
         vic = rng.choice(others, size=k, replace=False)
         victim[vic] = True
         t0 = int(rng.integers(3 * 1440, total_min - 3 * 1440))
@@ -423,7 +423,8 @@ def _chunk(cfg: SynthConfig, chunk: int, lo: int, hi: int):
                                   victims=k, compromised=len(taken), first_minute=t0, country=ccountry))
     # targeted takeovers outside campaigns (one risky IP, a failed guess, then success)
     n_targeted = max(1, m // 1000)
-    for a in rng.choice(others[~victim[others]], size=n_targeted, replace=False):
+    spare = others[~victim[others]]
+    for a in rng.choice(spare, size=min(n_targeted, len(spare)), replace=False):
         tip = ids.ips(1)
         attack_ips.append(tip)
         cc = rng.choice(_FOREIGN)

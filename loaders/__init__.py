@@ -44,7 +44,7 @@ def load_case(path: str | Path, chunksize: int = 1_000_000) -> Case:
     --------
     >>> import graphfraud
     >>> case = graphfraud.load_case(graphfraud.sample_case_path())
-    >>> case.row_counts().loc["logins", "rejected"]
+    >>> int(case.row_counts().loc["logins", "rejected"])
     0
     """
     p = Path(path)

@@ -1,0 +1,60 @@
+import pandas as pd
+import pytest
+
+import graphfraud
+from graphfraud import queries
+from graphfraud.errors import InputError
+from graphfraud.signals import SIGNAL_COLUMNS
+
+
+def test_bundled_queries_and_their_parameters():
+    assert queries.names() == ["account_signals", "daily_fail_rate", "ip_risk_distribution", "top_failing_ips"]
+    q = queries.query("account_signals")
+    assert q.params["window_days"] == 14 and q.params["as_of"] is None and q.params["w_fail"] == 0.4
+    with pytest.raises(InputError, match="unknown query 'nope'; available: account_signals"):
+        queries.query("nope")
+
+
+def test_unknown_parameter_is_a_clear_error(sample_case):
+    conn = queries.case_connection(sample_case, ("logins",))
+    with pytest.raises(InputError, match=r"has no parameter\(s\) \['sinse'\]; it takes: since"):
+        queries.run("daily_fail_rate", conn, sinse="2025-08-01")
+
+
+def test_values_are_bound_not_pasted(sample_case):
+    conn = queries.case_connection(sample_case, ("logins", "ip_reputation"))
+    evil = "2025-08-01' OR '1'='1"
+    out = queries.run("daily_fail_rate", conn, since="2099-01-01", until=evil)
+    assert out.empty
+    assert queries.run("top_failing_ips", conn, limit=3).shape[0] == 3
+
+
+@pytest.mark.parametrize("window_days,as_of", [(14, None), (3, "2025-09-01 12:00:00"), (45, None)])
+def test_sql_signals_equal_pandas_signals(sample_case, window_days, as_of):
+    conn = queries.case_connection(sample_case)
+    sql = queries.run("account_signals", conn, window_days=window_days, as_of=as_of and pd.Timestamp(as_of))
+    pdx = graphfraud.account_signals(sample_case, window_days=window_days, as_of=as_of)
+    assert list(sql.columns) == SIGNAL_COLUMNS
+    pd.testing.assert_frame_equal(sql, pdx, check_dtype=False)
+
+
+def test_sql_signals_with_custom_weights(synthetic):
+    conn = queries.case_connection(synthetic.case)
+    w = {"failed_login_rate": 0.1, "new_country_rate": 0.2, "tor": 0.3, "high_risk_ip_share": 0.4}
+    sql = queries.run("account_signals", conn, w_fail=0.1, w_new_country=0.2, w_tor=0.3, w_high_risk=0.4,
+                      high_risk=70)
+    pdx = graphfraud.account_signals(synthetic.case, weights=w, high_risk_threshold=70)
+    pd.testing.assert_frame_equal(sql, pdx, check_dtype=False)
+
+
+def test_baseline_numbers_add_up(sample_case):
+    conn = queries.case_connection(sample_case, ("logins", "ip_reputation"))
+    daily = queries.run("daily_fail_rate", conn)
+    assert daily["logins"].sum() == len(sample_case.logins)
+    assert daily["fails"].sum() == (sample_case.logins["result"] == "FAIL").sum()
+    dist = queries.run("ip_risk_distribution", conn)
+    assert dist["logins"].sum() == sample_case.logins["ip"].notna().sum()
+    assert dist["risk_bucket"].tolist()[-1] == "unknown"  # the sample has IPs without reputation
+    assert dist.set_index("risk_bucket").loc["unknown", "logins"] == sample_case.data_quality()["logins_without_reputation"]
+    top = queries.run("top_failing_ips", conn, limit=5)
+    assert top["fails"].is_monotonic_decreasing
