@@ -44,6 +44,9 @@ class Case:
         rows read per table, so that ``used + rejected == read`` can be checked.
     source : str
         where the case came from (a path, or ``"<frames>"``).
+    pristine : frozenset
+        tables whose every source row was used exactly as stored (no rejections,
+        no trimming, canonical timestamps); SQL may run on the source file for these.
 
     Examples
     --------
@@ -65,6 +68,7 @@ class Case:
     rejected: pd.DataFrame
     input_rows: Mapping[str, int] = field(default_factory=dict)
     source: str = "<frames>"
+    pristine: frozenset = frozenset()
 
     def table(self, name: str) -> pd.DataFrame:
         """The typed table called ``name``."""
@@ -163,30 +167,57 @@ def _kind_words(col: Column) -> str:
     }[col.kind]
 
 
-def _as_text(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Values as stripped Python strings (object array) and a null mask; '' counts as null."""
-    values = raw.to_numpy(dtype=object, na_value=None)
-    null = pd.isna(values)
-    if not null.all():
-        present = values[~null]
-        if not _all_str(present):
-            present = np.array([_text(v) for v in present], dtype=object)
-        stripped = pd.Series(present, dtype=object).str.strip().to_numpy(dtype=object)
-        values = values.copy()
-        values[~null] = stripped
-        empty = np.zeros(len(values), dtype=bool)
-        empty[~null] = stripped == ""
-        values[empty] = None
-        null = null | empty
-    return values, null
+class _Coded:
+    """A text column as integer codes over its distinct values (``-1`` = null).
 
+    Cleaning and validating the distinct values instead of every row is what keeps
+    typing 30M logins fast: a login table has a few hundred thousand distinct
+    timestamps and IPs, not 30M.
+    """
 
-def _all_str(arr: np.ndarray) -> bool:
-    return bool(pd.api.types.infer_dtype(arr, skipna=True) == "string")
+    def __init__(self, series: pd.Series):
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            raw_codes = series.cat.codes.to_numpy().astype(np.int64)
+            raw_uniques = np.asarray(series.cat.categories, dtype=object)
+        else:
+            raw_codes, raw_uniques = pd.factorize(series, use_na_sentinel=True)
+            raw_codes = raw_codes.astype(np.int64)
+            raw_uniques = np.asarray(raw_uniques, dtype=object)
+        self.raw_codes, self.raw_uniques = raw_codes, raw_uniques
+        cleaned = np.array([_text(v).strip() for v in raw_uniques], dtype=object)
+        # pristine: the source held exactly these strings (so SQL on the source sees what we see)
+        self.pristine = bool(all(type(v) is str for v in raw_uniques) and (cleaned == raw_uniques).all()
+                             and not (cleaned == "").any())
+        cleaned[cleaned == ""] = None
+        self._set(cleaned)
+
+    def _set(self, per_raw_unique: np.ndarray) -> None:
+        """Re-code after cleaning, merging raw values that became equal (' a' and 'a')."""
+        merged, self.uniques = pd.factorize(per_raw_unique, use_na_sentinel=True)
+        self.uniques = np.asarray(self.uniques, dtype=object)
+        lookup = np.append(merged.astype(np.int64), -1)  # raw code -1 stays null
+        self.codes = lookup[self.raw_codes]
+
+    def remap(self, fn) -> np.ndarray:
+        """Apply ``fn`` to the distinct values; returns the new per-unique values (before merging)."""
+        return np.array([fn(v) for v in self.uniques], dtype=object)
+
+    @property
+    def null(self) -> np.ndarray:
+        return self.codes < 0
+
+    def raw(self) -> np.ndarray:
+        return np.append(self.raw_uniques, None)[self.raw_codes]
+
+    def rows(self, bad_unique: np.ndarray) -> np.ndarray:
+        """Row mask from a mask over the distinct values."""
+        return np.append(bad_unique, False)[self.codes]
 
 
 def _text(v) -> str:
     # SQLite hands back ints for numeric-looking ids; 100.0 from a float column is "100".
+    if isinstance(v, str):
+        return v
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
     if isinstance(v, bytes):
@@ -201,12 +232,18 @@ class _Problems:
         self.parts: list[pd.DataFrame] = []
 
     def add(self, mask: np.ndarray, column: str, raw_values, reason) -> None:
-        """Record rows where ``mask`` holds; ``reason`` is a string or a function of the value."""
+        """Record rows where ``mask`` holds; ``reason`` is a string or a function of the value.
+
+        ``raw_values`` is an array of the source values, or a function returning it
+        (called only when something is wrong, since building it costs time).
+        """
         idx = np.flatnonzero(mask)
         if not len(idx):
             return
         self.bad[idx] = True
-        vals = [None if pd.isna(v) else _text(v) for v in np.asarray(raw_values, dtype=object)[idx]]
+        raw = raw_values() if callable(raw_values) else raw_values
+        vals = [None if v is None or (isinstance(v, float) and np.isnan(v)) else _text(v)
+                for v in np.asarray(raw, dtype=object)[idx]]
         reasons = [reason(v) for v in vals] if callable(reason) else [reason] * len(idx)
         self.parts.append(
             pd.DataFrame(
@@ -239,108 +276,123 @@ def _empty_rejected() -> pd.DataFrame:
 
 
 def clean_chunk(spec: TableSpec, raw: pd.DataFrame, mapping: Mapping[str, str], offset: int = 0):
-    """Type one chunk of a source table; return the typed rows and the rejections.
+    """Type one chunk of a source table; return the typed rows, the rejections and pristineness.
 
     ``offset`` is the position of the chunk's first row in the source table, so
-    rejection row numbers refer to the whole table.
+    rejection row numbers refer to the whole table. The third value is True when
+    every value was used exactly as the source stored it.
     """
     n = len(raw)
     problems = _Problems(spec.name, offset, n)
     out: dict[str, object] = {}
+    pristine = True
     for col in spec.columns:
         series = raw[mapping[col.name]]
         if col.kind == "flag":
-            out[col.name], null = _flag(series, col, problems)
+            out[col.name], null, ok = _flag(series, col, problems)
         elif col.kind in ("int", "float"):
-            out[col.name], null = _number(series, col, problems)
+            out[col.name], null, ok = _number(series, col, problems)
         else:
-            values, null = _as_text(series)
-            if col.kind in ("id", "text"):
-                out[col.name] = values
-            elif col.kind == "enum":
-                upper = pd.Series(values, dtype=object).str.upper().to_numpy(dtype=object)
-                bad = ~null & ~np.isin(upper, np.array(col.allowed, dtype=object))
+            coded = _Coded(series)
+            ok = coded.pristine
+            if col.kind == "enum":
+                upper = coded.remap(str.upper)
+                bad_u = ~np.isin(upper, np.array(col.allowed, dtype=object))
                 expected = " or ".join(col.allowed)
-                problems.add(bad, col.name, values,
+                problems.add(coded.rows(bad_u), col.name, coded.raw,
                              lambda v, c=col.name, e=expected: f"unknown {c} value {v!r} (expected {e})")
-                out[col.name] = upper
-            elif col.kind == "ts":
-                out[col.name] = _timestamps(values, null, col, problems)
+                ok = ok and bool((upper == coded.uniques).all())
+                coded.raw_codes = coded.codes
+                coded._set(upper)
+            if col.kind == "ts":
+                out[col.name], ok_ts = _timestamps(coded, col, problems)
+                ok = ok and ok_ts
+            else:
+                out[col.name] = coded
+            null = coded.null
         if col.required:
             problems.add(null, col.name, np.full(n, None, dtype=object), f"{col.name} is missing (required)")
+        pristine = pristine and ok
     keep = ~problems.bad
-    typed = {}
-    for col in spec.columns:
-        arr = out[col.name]
-        arr = arr[keep] if isinstance(arr, np.ndarray) else arr.iloc[np.flatnonzero(keep)].reset_index(drop=True)
-        typed[col.name] = _final_dtype(col, arr)
+    rows = np.flatnonzero(keep)
+    typed = {col.name: _final(col, out[col.name], rows) for col in spec.columns}
     frame = pd.DataFrame(typed)
-    frame["_row"] = np.flatnonzero(keep) + offset
-    return frame, problems.frame()
+    frame["_row"] = rows + offset
+    rejected = problems.frame()
+    return frame, rejected, pristine and rejected.empty
 
 
-def _timestamps(values: np.ndarray, null: np.ndarray, col: Column, problems: _Problems) -> np.ndarray:
-    parsed = pd.to_datetime(pd.Series(values, dtype=object), format="ISO8601", errors="coerce", utc=True)
+def _timestamps(coded: _Coded, col: Column, problems: _Problems) -> tuple[np.ndarray, bool]:
+    parsed = pd.to_datetime(pd.Series(coded.uniques, dtype=object), format="ISO8601", errors="coerce", utc=True)
     parsed = parsed.dt.tz_convert(None).astype("datetime64[ns]")
-    bad = ~null & parsed.isna().to_numpy()
-    problems.add(bad, col.name, values, lambda v: f"unparseable timestamp {v!r}")
-    return parsed.to_numpy()
+    bad_u = parsed.isna().to_numpy()
+    problems.add(coded.rows(bad_u), col.name, coded.raw, lambda v: f"unparseable timestamp {v!r}")
+    canonical = bool((parsed.dt.strftime("%Y-%m-%d %H:%M:%S").to_numpy(dtype=object)[~bad_u]
+                      == coded.uniques[~bad_u]).all())
+    values = np.append(parsed.to_numpy(), np.datetime64("NaT", "ns"))[coded.codes]
+    return values, canonical
 
 
-def _flag(series: pd.Series, col: Column, problems: _Problems) -> np.ndarray:
+def _flag(series: pd.Series, col: Column, problems: _Problems):
     no_null = np.zeros(len(series), dtype=bool)
     if pd.api.types.is_bool_dtype(series.dtype) and not series.isna().any():
-        return series.to_numpy(dtype=bool), no_null
+        return series.to_numpy(dtype=bool), no_null, False
     if pd.api.types.is_integer_dtype(series.dtype) and not series.isna().any():
         arr = series.to_numpy()
         bad = (arr != 0) & (arr != 1)
         problems.add(bad, col.name, arr, lambda v, c=col.name: f"{c} must be 0 or 1, got {v!r}")
-        return arr == 1, no_null
-    values, null = _as_text(series)
-    low = np.array([v.lower() if v is not None else "" for v in values], dtype=object)
+        return arr == 1, no_null, True
+    coded = _Coded(series)
+    low = coded.remap(str.lower)
     is_true = np.isin(low, list(_TRUE))
     is_false = np.isin(low, list(_FALSE))
-    problems.add(null, col.name, values, f"{col.name} is missing (expected 0 or 1)")
-    problems.add(~null & ~is_true & ~is_false, col.name, values,
+    problems.add(coded.null, col.name, coded.raw, f"{col.name} is missing (expected 0 or 1)")
+    problems.add(coded.rows(~is_true & ~is_false), col.name, coded.raw,
                  lambda v, c=col.name: f"{c} must be 0 or 1, got {v!r}")
     # a null flag is already rejected above; don't count it twice as "required"
-    return is_true, np.zeros(len(series), dtype=bool)
+    return coded.rows(is_true), no_null, False
 
 
-def _number(series: pd.Series, col: Column, problems: _Problems) -> np.ndarray:
-    if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
-        raw = series.to_numpy(dtype=object, na_value=None)
+def _number(series: pd.Series, col: Column, problems: _Problems):
+    numeric = pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype)
+    if numeric:
         num = series.to_numpy(dtype="float64", na_value=np.nan)
         null = np.isnan(num)
+        raw = lambda: series.to_numpy(dtype=object, na_value=None)  # noqa: E731
     else:
-        raw, null = _as_text(series)
-        num = pd.to_numeric(pd.Series(raw, dtype=object), errors="coerce").to_numpy(dtype="float64")
-        bad = ~null & np.isnan(num)
-        problems.add(bad, col.name, raw, lambda v, c=col.name: f"{c} is not a number: {v!r}")
+        coded = _Coded(series)
+        num_u = pd.to_numeric(pd.Series(coded.uniques, dtype=object), errors="coerce").to_numpy(dtype="float64")
+        num = np.append(num_u, np.nan)[coded.codes]
+        null = coded.null
+        raw = coded.raw
+        problems.add(coded.rows(np.isnan(num_u)), col.name, raw, lambda v, c=col.name: f"{c} is not a number: {v!r}")
     if col.kind == "int":
         frac = ~np.isnan(num) & (num != np.round(num))
         problems.add(frac, col.name, raw, lambda v, c=col.name: f"{c} must be a whole number, got {v!r}")
     if col.low is not None:
         out = ~np.isnan(num) & ((num < col.low) | (num > col.high))
         problems.add(out, col.name, raw, lambda v, c=col: f"{c.name} out of range {c.low:g}-{c.high:g}: {v!r}")
-    return num, null
+    return num, null, numeric
 
 
-def _final_dtype(col: Column, arr) -> pd.Series | np.ndarray:
-    if col.kind in ("id", "text", "enum"):
+def _final(col: Column, value, rows: np.ndarray):
+    """The typed column for the kept ``rows``."""
+    if isinstance(value, _Coded):
+        codes = value.codes[rows]
         if col.categorical or col.kind == "enum":
-            return pd.Categorical(arr)
-        return pd.Series(arr, dtype=object)
+            return pd.Categorical.from_codes(codes, categories=pd.Index(value.uniques, dtype=object))
+        return pd.Series(np.append(value.uniques, None)[codes], dtype=object)
+    arr = np.asarray(value)[rows]
     if col.kind == "ts":
         return pd.Series(arr, dtype="datetime64[ns]")
     if col.kind == "flag":
-        return np.asarray(arr, dtype=bool)
+        return arr.astype(bool)
     if col.kind == "int":
         if col.required:
-            return np.asarray(arr, dtype="int64")
+            return arr.astype("int64")
         nan = np.isnan(arr)
         return pd.arrays.IntegerArray(np.where(nan, 0, arr).astype("int64"), nan)
-    return np.asarray(arr, dtype="float64")
+    return arr.astype("float64")
 
 
 def concat_chunks(spec: TableSpec, chunks: list[pd.DataFrame]) -> pd.DataFrame:
@@ -388,8 +440,8 @@ def finish_table(spec: TableSpec, typed: pd.DataFrame, rejected: pd.DataFrame) -
     return typed, rejected
 
 
-def assemble_case(tables: Mapping[str, tuple[pd.DataFrame, pd.DataFrame, int]], source: str) -> Case:
-    """Build a :class:`Case` from per-table ``(typed, rejected, rows_read)``."""
+def assemble_case(tables: Mapping[str, tuple[pd.DataFrame, pd.DataFrame, int, bool]], source: str) -> Case:
+    """Build a :class:`Case` from per-table ``(typed, rejected, rows_read, pristine)``."""
     rejected_parts = [t[1] for t in tables.values() if len(t[1])]
     rejected = pd.concat(rejected_parts, ignore_index=True) if rejected_parts else _empty_rejected()
     rejected = rejected.sort_values(["table", "row", "column"], kind="stable").reset_index(drop=True)
@@ -398,6 +450,7 @@ def assemble_case(tables: Mapping[str, tuple[pd.DataFrame, pd.DataFrame, int]], 
         rejected=rejected,
         input_rows={name: int(tables[name][2]) for name in TABLE_NAMES},
         source=source,
+        pristine=frozenset(name for name in TABLE_NAMES if tables[name][3]),
     )
 
 
@@ -406,13 +459,14 @@ def load_tables(sources: Mapping[str, Iterable[pd.DataFrame]], source: str) -> C
     tables = {}
     for name in TABLE_NAMES:
         spec = TABLES[name]
-        typed_parts, rejected_parts, offset, mapping = [], [], 0, None
+        typed_parts, rejected_parts, offset, mapping, pristine = [], [], 0, None, True
         for raw in sources[name]:
             if mapping is None:
                 mapping, problems = resolve_columns(spec, raw.columns)
                 if problems:
                     raise SchemaError(problems, source)
-            typed, rej = clean_chunk(spec, raw, mapping, offset)
+            typed, rej, ok = clean_chunk(spec, raw, mapping, offset)
+            pristine = pristine and ok
             offset += len(raw)
             typed_parts.append(typed)
             if len(rej):
@@ -420,7 +474,7 @@ def load_tables(sources: Mapping[str, Iterable[pd.DataFrame]], source: str) -> C
         typed = concat_chunks(spec, typed_parts)
         rejected = pd.concat(rejected_parts, ignore_index=True) if rejected_parts else _empty_rejected()
         typed, rejected = finish_table(spec, typed, rejected)
-        tables[name] = (typed, rejected, offset)
+        tables[name] = (typed, rejected, offset, pristine and rejected.empty)
     return assemble_case(tables, source)
 
 

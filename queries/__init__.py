@@ -20,6 +20,7 @@ import re
 import sqlite3
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -122,13 +123,22 @@ def _bindable(v):
     return v
 
 
-def case_connection(case: Case, tables: tuple[str, ...] = TABLE_NAMES) -> sqlite3.Connection:
-    """An in-memory SQLite database holding the *validated* case tables.
+def case_connection(case: Case, tables: tuple[str, ...] = TABLE_NAMES,
+                    prefer_source: bool = True) -> sqlite3.Connection:
+    """A SQLite connection on which the bundled SQL sees exactly the *validated* case.
 
-    Rejected rows are not in it, timestamps are ``YYYY-MM-DD HH:MM:SS`` text and
-    flags 0/1, so the SQL sees exactly what the pandas functions see.
+    When the case was loaded from a SQLite file and every table asked for came
+    through untouched (``case.pristine``: nothing rejected, trimmed or reformatted),
+    the file itself is opened read-only: no copy. Otherwise the validated tables
+    are written to an in-memory database (timestamps as ``YYYY-MM-DD HH:MM:SS``
+    text, flags 0/1, rejected rows left out).
     """
-    conn = sqlite3.connect(":memory:")
+    source = Path(case.source)
+    if prefer_source and set(tables) <= case.pristine and source.is_file():
+        from ..loaders.sqlite_file import connect_readonly
+
+        return _tuned(connect_readonly(source))
+    conn = _tuned(sqlite3.connect(":memory:"))
     for name in tables:
         spec = TABLES[name]
         df = case.table(name)
@@ -141,14 +151,22 @@ def case_connection(case: Case, tables: tuple[str, ...] = TABLE_NAMES) -> sqlite
     return conn
 
 
+def _tuned(conn: sqlite3.Connection) -> sqlite3.Connection:
+    # GROUP BY over millions of logins sorts in temporary B-trees: keep them in memory
+    conn.execute("PRAGMA temp_store = MEMORY")
+    conn.execute("PRAGMA cache_size = -262144")  # 256 MiB
+    return conn
+
+
 def _sqltype(kind: str) -> str:
     return {"ts": "TEXT", "flag": "INTEGER", "int": "INTEGER", "float": "REAL"}.get(kind, "TEXT")
 
 
 def _column_values(s: pd.Series, kind: str) -> list:
     if kind == "ts":
-        text = s.dt.strftime("%Y-%m-%d %H:%M:%S")
-        return text.astype(object).where(s.notna(), None).tolist()
+        codes, uniques = pd.factorize(s, use_na_sentinel=True)  # format each distinct time once
+        text = np.append(pd.DatetimeIndex(uniques).strftime("%Y-%m-%d %H:%M:%S").to_numpy(dtype=object), None)
+        return text[codes].tolist()
     if kind == "flag":
         return s.astype(np.int64).tolist()
     if kind in ("int", "float"):

@@ -1,19 +1,20 @@
 -- Distribution of IP risk: IPs seen in logins, bucketed by reputation risk_score.
 -- param: since = NULL   first timestamp to include (ISO text)
 -- param: until = NULL   last timestamp to include (ISO text)
-WITH per_ip AS (
-    SELECT
-        l.ip                      AS ip,
-        COUNT(*)                  AS logins,
-        SUM(l.result = 'FAIL')    AS fails,
-        MAX(r.risk_score)         AS risk_score,
-        MAX(r.is_tor)             AS is_tor
-    FROM logins AS l
-    LEFT JOIN ip_reputation AS r ON r.ip = l.ip
-    WHERE l.ip IS NOT NULL
-      AND (:since IS NULL OR l.event_ts >= :since)
-      AND (:until IS NULL OR l.event_ts <= :until)
-    GROUP BY l.ip
+WITH per_ip AS (   -- aggregate logins per IP first, then look each IP up once
+    SELECT ip, COUNT(*) AS logins, SUM(result = 'FAIL') AS fails
+    FROM logins
+    WHERE ip IS NOT NULL
+      AND (:since IS NULL OR event_ts >= :since)
+      AND (:until IS NULL OR event_ts <= :until)
+    GROUP BY ip
+),
+-- MATERIALIZED lets SQLite index the lookup even on a read-only case file without indexes
+rep AS MATERIALIZED (SELECT ip, risk_score, is_tor FROM ip_reputation),
+rated AS (
+    SELECT p.logins, p.fails, r.risk_score, r.is_tor
+    FROM per_ip AS p
+    LEFT JOIN rep AS r ON r.ip = p.ip
 )
 SELECT
     CASE
@@ -29,6 +30,6 @@ SELECT
     SUM(logins)                           AS logins,
     SUM(fails)                            AS fails,
     1.0 * SUM(fails) / SUM(logins)        AS fail_rate
-FROM per_ip
+FROM rated
 GROUP BY risk_bucket
 ORDER BY risk_bucket = 'unknown', risk_bucket;

@@ -58,3 +58,31 @@ def test_baseline_numbers_add_up(sample_case):
     assert dist.set_index("risk_bucket").loc["unknown", "logins"] == sample_case.data_quality()["logins_without_reputation"]
     top = queries.run("top_failing_ips", conn, limit=5)
     assert top["fails"].is_monotonic_decreasing
+
+
+def _db_file(conn):
+    return conn.execute("PRAGMA database_list").fetchall()[0][2]
+
+
+def test_sql_runs_on_the_source_file_only_when_it_holds_exactly_the_validated_rows(tmp_path, sample_case):
+    import sqlite3
+
+    assert sample_case.pristine == frozenset(graphfraud.schema.TABLE_NAMES)
+    conn = queries.case_connection(sample_case, ("logins", "ip_reputation"))
+    assert _db_file(conn) == str(graphfraud.sample_case_path().resolve())
+
+    messy = tmp_path / "messy.sqlite"
+    with sqlite3.connect(graphfraud.sample_case_path()) as src, sqlite3.connect(messy) as dst:
+        src.backup(dst)
+        dst.execute("UPDATE logins SET result = 'fail' WHERE rowid = 1")          # normalised, not rejected
+        dst.execute("UPDATE logins SET event_ts = 'never' WHERE rowid = 2")      # rejected
+        dst.execute("UPDATE ip_reputation SET ip = ' ' || ip || ' ' WHERE rowid = 1")  # trimmed
+    case = graphfraud.load_case(messy)
+    assert "logins" not in case.pristine and "ip_reputation" not in case.pristine and "users" in case.pristine
+    conn = queries.case_connection(case, ("logins", "ip_reputation"))
+    assert _db_file(conn) == ""  # in-memory copy of the validated rows
+    daily = queries.run("daily_fail_rate", conn)
+    assert daily["logins"].sum() == len(case.logins) == len(sample_case.logins) - 1
+    assert daily["fails"].sum() == (case.logins["result"] == "FAIL").sum()
+    pd.testing.assert_frame_equal(queries.run("account_signals", conn), graphfraud.account_signals(case),
+                                  check_dtype=False)
