@@ -35,6 +35,7 @@ from .data import sample_case_path  # noqa: E402
 from .errors import GraphFraudError, InputError, SchemaError  # noqa: E402
 from .loaders import load_case  # noqa: E402
 from .signals import DEFAULT_WEIGHTS, account_signals  # noqa: E402
+from .rings import RingResult, find_rings  # noqa: E402
 from .stats import PaymentTest, benjamini_hochberg, payment_outcome_test, payment_outcome_tests, wilson_interval  # noqa: E402
 
 __version__ = "0.1.0"
@@ -50,6 +51,8 @@ __all__ = [
     "benjamini_hochberg",
     "case_from_frames",
     "detect_bursts",
+    "find_rings",
+    "RingResult",
     "load_case",
     "payment_outcome_test",
     "payment_outcome_tests",
