@@ -33,6 +33,7 @@ from .bursts import detect_bursts  # noqa: E402
 from .case import Case, case_from_frames  # noqa: E402
 from .data import sample_case_path  # noqa: E402
 from .errors import GraphFraudError, InputError, SchemaError  # noqa: E402
+from .graph import build_graph  # noqa: E402
 from .loaders import load_case  # noqa: E402
 from .signals import DEFAULT_WEIGHTS, account_signals  # noqa: E402
 from .rings import RingResult, find_rings  # noqa: E402
@@ -50,6 +51,7 @@ __all__ = [
     "account_signals",
     "benjamini_hochberg",
     "case_from_frames",
+    "build_graph",
     "detect_bursts",
     "find_rings",
     "RingResult",

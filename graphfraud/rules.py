@@ -1,0 +1,228 @@
+"""Mitigation rules as data: candidates over signals, bursts, rings and campaigns, with measured alert load and precision.
+
+A rule is a conjunction of feature comparisons plus an action. Rules are plain
+data (``Rule.to_dict`` / ``Rule.from_dict``, saved as JSON or YAML), so the same
+rule can be reviewed in a ticket, versioned, and evaluated on next week's case.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import operator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .case import Case
+from .errors import InputError
+from .schema import BAD_PAYMENT_STATUSES
+
+__all__ = ["Rule", "account_features", "evaluate_rules", "candidate_rules", "propose_rules", "save_rules",
+           "load_rules", "ACTION_FRICTION", "RULE_COLUMNS"]
+
+# Lower friction first: an honest customer barely notices a step-up, suspension locks them out.
+ACTION_FRICTION = {"MFA step-up": 1, "force password reset": 2, "throttle EC2 provisioning": 2, "open a case": 2,
+                   "suspend account": 3}
+
+_OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq}
+
+RULE_COLUMNS = ["rule", "definition", "action", "friction", "alerts", "daily_alerts", "precision_findings",
+                "recall_findings", "lift_findings", "precision_bad_payments", "recall_bad_payments",
+                "lift_bad_payments", "selected"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """``when`` every ``(feature, op, value)`` condition holds, take ``action``.
+
+    Examples
+    --------
+    >>> r = Rule("fails+new country", [("failed_login_rate", ">=", 0.3), ("new_country_rate", ">=", 0.5)],
+    ...          "MFA step-up")
+    >>> r.definition
+    'failed_login_rate >= 0.3 and new_country_rate >= 0.5 -> MFA step-up'
+    >>> Rule.from_dict(r.to_dict()) == r
+    True
+    """
+
+    name: str
+    when: tuple = field(default_factory=tuple)
+    action: str = "MFA step-up"
+    family: str = ""
+
+    def __post_init__(self):
+        conds = tuple(tuple(c) for c in self.when)
+        object.__setattr__(self, "when", conds)
+        for c in conds:
+            if len(c) != 3 or c[1] not in _OPS:
+                raise InputError(f"rule {self.name!r}: condition {c!r} must be (feature, op, value) with op in "
+                                 f"{', '.join(_OPS)}")
+        if self.action not in ACTION_FRICTION:
+            raise InputError(f"rule {self.name!r}: unknown action {self.action!r}; expected one of "
+                             f"{', '.join(ACTION_FRICTION)}")
+
+    @property
+    def definition(self) -> str:
+        text = " and ".join(f"{f} {op} {v:g}" if isinstance(v, float) else f"{f} {op} {v}" for f, op, v in self.when)
+        return f"{text} -> {self.action}"
+
+    @property
+    def friction(self) -> int:
+        return ACTION_FRICTION[self.action]
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["when"] = [{"feature": f, "op": op, "value": v} for f, op, v in self.when]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Rule:
+        when = [(c["feature"], c["op"], c["value"]) if isinstance(c, dict) else tuple(c) for c in d.get("when", [])]
+        return cls(name=d["name"], when=tuple(when), action=d.get("action", "MFA step-up"), family=d.get("family", ""))
+
+    def matches(self, features: pd.DataFrame) -> np.ndarray:
+        mask = np.ones(len(features), dtype=bool)
+        for f, op, v in self.when:
+            if f not in features.columns:
+                raise InputError(f"rule {self.name!r} uses unknown feature {f!r}; features are "
+                                 f"{', '.join(features.columns)}")
+            mask &= _OPS[op](features[f].to_numpy(), v)
+        return mask
+
+
+def save_rules(rules, path: str | Path) -> Path:
+    """Write rules as JSON (``.json``) or YAML (``.yaml``/``.yml``, needs PyYAML)."""
+    path = Path(path)
+    data = [r.to_dict() for r in rules]
+    if path.suffix in (".yaml", ".yml"):
+        yaml = _yaml()
+        path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    else:
+        path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    return path
+
+
+def load_rules(path: str | Path) -> list[Rule]:
+    """Read rules saved by :func:`save_rules`."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    data = _yaml().safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
+    return [Rule.from_dict(d) for d in data]
+
+
+def _yaml():
+    try:
+        import yaml
+    except ImportError as exc:  # optional: JSON needs nothing
+        raise InputError("YAML rules need PyYAML: pip install pyyaml (or save the rules as .json)") from exc
+    return yaml
+
+
+def account_features(case: Case, signals: pd.DataFrame, bursts: pd.DataFrame | None = None,
+                     rings=None, campaigns: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per account with signals: the signals plus burst, ring and campaign features.
+
+    Added columns: ``burst_triggers``, ``in_flagged_ring``, ``campaign_victim``
+    (failed logins from a campaign IP) and ``campaign_success`` (a successful
+    login from a campaign IP: a likely takeover).
+    """
+    f = signals.set_index("account_id").copy()
+    trig = bursts.groupby("account_id").size() if bursts is not None and len(bursts) else pd.Series(dtype=int)
+    f["burst_triggers"] = trig.reindex(f.index, fill_value=0).astype(int)
+    flagged = set()
+    if rings is not None and len(rings.summary):
+        flagged = set(rings.rings.loc[rings.rings["ring_id"].isin(rings.flagged["ring_id"]), "account_id"])
+    f["in_flagged_ring"] = f.index.isin(list(flagged))
+    victim, success = set(), set()
+    if campaigns is not None and len(campaigns):
+        lg = case.logins
+        on = lg["ip"].astype(object).isin(campaigns["ip"]).to_numpy()
+        acct = lg["account_id"].astype(object).to_numpy()
+        fail = lg["result"].to_numpy() == "FAIL"
+        victim = set(acct[on & fail])
+        success = set(acct[on & ~fail])
+    f["campaign_victim"] = f.index.isin(list(victim))
+    f["campaign_success"] = f.index.isin(list(success))
+    return f
+
+
+def evaluate_rules(rules, features: pd.DataFrame, case: Case, window_days: float) -> pd.DataFrame:
+    """Alerts, expected daily alerts and proxy precision/recall/lift of each rule.
+
+    Labels are proxies: an account with a ``security_findings`` row, and an account
+    with a chargeback or decline. Each alerting account counts once over the window,
+    so ``daily_alerts = alerts / window_days``.
+    """
+    findings = features.index.isin(case.security_findings["account_id"])
+    bad = features.index.isin(case.payments.loc[case.payments["status"].astype(object).isin(BAD_PAYMENT_STATUSES),
+                                                "account_id"])
+    rows = []
+    for r in rules:
+        m = r.matches(features)
+        n = int(m.sum())
+        row = {"rule": r.name, "definition": r.definition, "action": r.action, "friction": r.friction,
+               "family": r.family, "alerts": n, "daily_alerts": n / window_days}
+        for label, y in (("findings", findings), ("bad_payments", bad)):
+            tp = int((m & y).sum())
+            base = y.mean() if len(y) else math.nan
+            prec = tp / n if n else math.nan
+            row[f"precision_{label}"] = prec
+            row[f"recall_{label}"] = tp / y.sum() if y.sum() else math.nan
+            row[f"lift_{label}"] = prec / base if n and base else math.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def candidate_rules() -> list[Rule]:
+    """The candidate grid the proposer chooses from (each family a kind of response)."""
+    rules = []
+    for fr in (0.2, 0.3, 0.5):
+        for nc in (0.5, 1.0):
+            rules.append(Rule(f"fails {fr:g} + new country {nc:g}", (("failed_login_rate", ">=", fr),
+                                                                   ("new_country_rate", ">=", nc)),
+                              "MFA step-up", "signals"))
+    for hr in (0.2, 0.5):
+        rules.append(Rule(f"high-risk IP share {hr:g}", (("high_risk_ip_share", ">=", hr),), "MFA step-up", "signals"))
+    rules.append(Rule("TOR + fails 0.2", (("tor_login_count", ">=", 1), ("failed_login_rate", ">=", 0.2)),
+                      "MFA step-up", "signals"))
+    for c in (0.4, 0.5, 0.6):
+        rules.append(Rule(f"composite {c:g}", (("composite", ">=", c),), "MFA step-up", "signals"))
+    rules.append(Rule("risky fail then EC2 burst", (("burst_triggers", ">=", 1),), "throttle EC2 provisioning",
+                      "bursts"))
+    rules.append(Rule("member of a flagged ring", (("in_flagged_ring", "==", True),), "open a case", "rings"))
+    rules.append(Rule("success from a campaign IP", (("campaign_success", "==", True),), "force password reset",
+                      "campaigns"))
+    rules.append(Rule("campaign victim", (("campaign_victim", "==", True),), "MFA step-up", "campaigns"))
+    return rules
+
+
+def propose_rules(features: pd.DataFrame, case: Case, window_days: float, daily_alert_budget: float = 50,
+                  max_rules: int = 3, rules=None) -> pd.DataFrame:
+    """Evaluate the candidates and select the best ``max_rules`` under the daily alert budget.
+
+    Per family the variant with the best proxy precision (findings or bad payments,
+    whichever is higher; more recall breaks ties) among those within budget is
+    kept; families are then ranked by ``precision * sqrt(recall) / friction`` so a
+    step-up beats a case at equal evidence. Selected rules never add up to more
+    daily alerts than the budget.
+    """
+    if daily_alert_budget <= 0:
+        raise InputError(f"daily_alert_budget must be positive, got {daily_alert_budget!r}")
+    ev = evaluate_rules(rules or candidate_rules(), features, case, window_days)
+    ev["precision"] = ev[["precision_findings", "precision_bad_payments"]].max(axis=1)
+    ev["recall"] = ev[["recall_findings", "recall_bad_payments"]].max(axis=1)
+    ev["utility"] = ev["precision"].fillna(0) * np.sqrt(ev["recall"].fillna(0)) / ev["friction"]
+    ok = ev[(ev["alerts"] > 0) & (ev["daily_alerts"] <= daily_alert_budget)]
+    best = (ok.sort_values(["family", "precision", "recall"], ascending=[True, False, False], kind="stable")
+            .groupby("family").head(1).sort_values("utility", ascending=False, kind="stable"))
+    chosen, load = [], 0.0
+    for name, daily in zip(best["rule"], best["daily_alerts"]):
+        if len(chosen) < max_rules and load + daily <= daily_alert_budget:
+            chosen.append(name)
+            load += daily
+    ev["selected"] = ev["rule"].isin(chosen)
+    ev = ev.sort_values(["selected", "utility"], ascending=[False, False], kind="stable").reset_index(drop=True)
+    return ev[RULE_COLUMNS + ["family", "utility"]]
