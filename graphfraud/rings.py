@@ -223,7 +223,7 @@ def rings_from_activity(case: Case, activity: pd.DataFrame, campaigns: pd.DataFr
 
 def _summaries(case, rings, pairs, activity, threshold, params, signals, bursts) -> pd.DataFrame:
     if rings.empty:
-        cols = SUMMARY_COLUMNS + [f"c_{k}" for k in SCORE_WEIGHTS]
+        cols = SUMMARY_COLUMNS + ["significant_pairs", "coactive_days"] + [f"c_{k}" for k in SCORE_WEIGHTS]
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
     ring_of = rings.set_index("account_id")["ring_id"]
     p = pairs.assign(ra=ring_of.reindex(pairs["account_a"]).to_numpy(), rb=ring_of.reindex(pairs["account_b"]).to_numpy())
@@ -295,7 +295,11 @@ def _summaries(case, rings, pairs, activity, threshold, params, signals, bursts)
             "bad_payments": sum(a in bad_pay for a in mem) / n,
         }
         score = float(sum(SCORE_WEIGHTS[k] * comp[k] for k in SCORE_WEIGHTS))
-        flagged = bool(ring_pv < threshold and days >= params["min_coactive_days"])
+        # The pooled p-value is of a group Louvain *chose* for its strong edges: on a
+        # busy IP some pairs are co-active by chance and grouping them makes the pool
+        # look surprising. So at least one pair must pass the pair-level test alone.
+        strong_pairs = int((ins["pvalue"] < threshold).sum())
+        flagged = bool(ring_pv < threshold and strong_pairs >= 1 and days >= params["min_coactive_days"])
         ctry = countries[countries["ring_id"] == ring_id]["country"].dropna()
         rows.append({
             "ring_id": ring_id,
@@ -312,6 +316,8 @@ def _summaries(case, rings, pairs, activity, threshold, params, signals, bursts)
             "first_seen": first,
             "last_seen": last,
             "top_evidence": _evidence_text(n, ins, sh, days, minutes, ring_pv),
+            "significant_pairs": strong_pairs,
+            "coactive_days": days,
             **{f"c_{k}": round(v, 4) for k, v in comp.items()},
         })
     out = pd.DataFrame(rows)
