@@ -36,6 +36,8 @@ from .errors import GraphFraudError, InputError, SchemaError  # noqa: E402
 from .graph import build_graph  # noqa: E402
 from .loaders import load_case  # noqa: E402
 from .signals import DEFAULT_WEIGHTS, account_signals  # noqa: E402
+from .cases import open_case  # noqa: E402
+from .explore import explore  # noqa: E402
 from .rings import RingResult, find_rings  # noqa: E402
 from .stats import PaymentTest, benjamini_hochberg, payment_outcome_test, payment_outcome_tests, wilson_interval  # noqa: E402
 
@@ -53,6 +55,8 @@ __all__ = [
     "case_from_frames",
     "build_graph",
     "detect_bursts",
+    "explore",
+    "open_case",
     "find_rings",
     "RingResult",
     "load_case",

@@ -29,6 +29,8 @@ class AnalysisResult:
     payment_tests: pd.DataFrame
     baselines: dict[str, pd.DataFrame]
     params: dict
+    rings: object = None
+    rules: pd.DataFrame | None = None
     out_dir: Path | None = None
     files: dict[str, Path] = field(default_factory=dict)
 
@@ -59,12 +61,20 @@ def analyze(
     top_share: float = 0.05,
     top_ips: int = 20,
     progress: Progress | None = None,
+    ring_method: str = "louvain",
+    resolution: float = 1.0,
+    seed: int = 0,
+    daily_alert_budget: float = 50,
+    open_cases: bool = True,
 ) -> AnalysisResult:
     """Signals, bursts, baseline SQL metrics and payment tests for ``case``.
 
     With ``out_dir`` set, writes ``account_signals.csv``, ``burst_triggers.csv``,
     ``payment_tests.csv``, the three ``baseline_*.csv``, ``rejected_rows.csv``,
-    ``report.md`` and ``daily_fail_rate.png`` there (the folder is created).
+    ``rings.csv``, ``ring_summary.csv``, ``campaigns.csv``, ``hubs.csv``,
+    ``rules.csv`` (and ``rules.json``), ``report.md`` and ``daily_fail_rate.png``
+    there, and a case folder per flagged ring under ``cases/`` with
+    ``cases/index.csv`` (the folder is created; re-running overwrites).
 
     Examples
     --------
@@ -72,9 +82,14 @@ def analyze(
     >>> from graphfraud.analyze import analyze
     >>> res = analyze(graphfraud.load_case(graphfraud.sample_case_path()), out_dir=None)
     >>> res.payment_tests["cohort"].tolist()
-    ['accounts with a burst trigger', 'top 5% by composite']
+    ['accounts with a burst trigger', 'top 5% by composite', 'members of flagged rings']
     """
+    from .cases import open_case
+    from .explore import annotate_rings
+    from .graph import build_graph
     from .report import write_report
+    from .rings import find_rings
+    from .rules import account_features, propose_rules, Rule, save_rules
 
     progress = progress or Progress(quiet=True)
     with progress.stage("account signals"):
@@ -86,9 +101,16 @@ def analyze(
         "window_start": str(signals.attrs.get("window_start")),
         "top_share": top_share,
         "source": case.source,
+        "daily_alert_budget": daily_alert_budget,
     }
     with progress.stage("risky fail -> EC2 burst detector"):
         bursts = detect_bursts(case)
+    with progress.stage(f"rings ({ring_method}, seed {seed})"):
+        rings = find_rings(case, method=ring_method, resolution=resolution, seed=seed, signals=signals, bursts=bursts)
+        params["rings"] = rings.params
+    with progress.stage("rule proposals"):
+        features = account_features(case, signals, bursts, rings, rings.campaigns)
+        rules = propose_rules(features, case, window_days, daily_alert_budget)
     with progress.stage("baseline SQL metrics"):
         conn = queries.case_connection(case, tables=("logins", "ip_reputation"))
         try:
@@ -103,9 +125,11 @@ def analyze(
         cohorts = {
             "accounts with a burst trigger": bursts["account_id"].unique().tolist(),
             f"top {top_share:.0%} by composite": top_share_accounts(signals, top_share),
+            "members of flagged rings": rings.rings.loc[rings.rings["ring_id"].isin(rings.flagged["ring_id"]),
+                                                        "account_id"].tolist(),
         }
         tests = payment_outcome_tests(case, cohorts)
-    result = AnalysisResult(case, signals, bursts, tests, baselines, params)
+    result = AnalysisResult(case, signals, bursts, tests, baselines, params, rings, rules)
     if out_dir is None:
         return result
     out = Path(out_dir)
@@ -120,10 +144,34 @@ def analyze(
             "baseline_ip_risk_distribution": _csv(baselines["ip_risk_distribution"],
                                                   out / "baseline_ip_risk_distribution.csv"),
             "rejected_rows": _csv(case.rejected[REJECTED_COLUMNS], out / "rejected_rows.csv"),
+            "rings": _csv(rings.rings, out / "rings.csv"),
+            "ring_summary": _csv(rings.summary, out / "ring_summary.csv"),
+            "campaigns": _csv(rings.campaigns, out / "campaigns.csv"),
+            "hubs": _csv(rings.hubs, out / "hubs.csv"),
+            "rules": _csv(rules, out / "rules.csv"),
         }
-        result = AnalysisResult(case, signals, bursts, tests, baselines, params, out, files)
+        chosen = [Rule.from_dict(r) for r in _selected_rule_dicts(rules)]
+        files["rules_json"] = save_rules(chosen, out / "rules.json")
+        result = AnalysisResult(case, signals, bursts, tests, baselines, params, rings, rules, out, files)
         files.update(write_report(result, out))
+    if open_cases and len(rings.flagged):
+        with progress.stage(f"opening {len(rings.flagged)} ring case(s)"):
+            graph = annotate_rings(build_graph(case, signals=signals, bursts=bursts), rings)
+            index = []
+            for _, row in rings.flagged.iterrows():
+                folder = open_case(case, row["ring_id"], out / "cases", rings=rings, signals=signals, bursts=bursts,
+                                   graph=graph)
+                index.append({"ring_id": row["ring_id"], "size": row["size"], "score": row["score"],
+                              "pvalue": row["pvalue"], "folder": str(folder.relative_to(out))})
+            files["cases_index"] = _csv(pd.DataFrame(index), out / "cases" / "index.csv")
     return result
+
+
+def _selected_rule_dicts(rules: pd.DataFrame) -> list[dict]:
+    from .rules import candidate_rules
+
+    chosen = set(rules.loc[rules["selected"], "rule"])
+    return [r.to_dict() for r in candidate_rules() if r.name in chosen]
 
 
 def _csv(df: pd.DataFrame, path: Path) -> Path:

@@ -24,7 +24,24 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--window-days", type=float, default=14, help="signal window in days (default 14)")
     a.add_argument("--as-of", default=None, help="end of the window, e.g. '2025-09-30 23:59:59' (default: latest login)")
     a.add_argument("--top-share", type=float, default=0.05, help="share of accounts tested as 'top by composite'")
+    a.add_argument("--ring-method", default="louvain", help="community detection: louvain (default) or components")
+    a.add_argument("--resolution", type=float, default=1.0, help="Louvain resolution (default 1.0)")
+    a.add_argument("--seed", type=int, default=0, help="seed for community detection (recorded in outputs)")
+    a.add_argument("--alert-budget", type=float, default=50, help="daily alert budget for proposed rules")
+    a.add_argument("--no-cases", action="store_true", help="do not open a case folder per flagged ring")
     a.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+
+    c = sub.add_parser("case", help="ring-level case folders")
+    csub = c.add_subparsers(dest="case_command", required=True)
+    o = csub.add_parser("open", help="write the case folder of one ring")
+    o.add_argument("ring_id")
+    osrc = o.add_mutually_exclusive_group()
+    osrc.add_argument("--db", type=Path, help="case as a SQLite file (default: the bundled sample case)")
+    osrc.add_argument("--csv", type=Path, help="case as a folder of CSVs")
+    o.add_argument("--out", type=Path, required=True, help="folder to write <ring_id>/ into")
+    o.add_argument("--ring-method", default="louvain")
+    o.add_argument("--resolution", type=float, default=1.0)
+    o.add_argument("--seed", type=int, default=0)
 
     g = sub.add_parser("generate", help="write a synthetic case (and its ground truth) to a SQLite file")
     g.add_argument("--accounts", type=int, required=True, help="number of accounts")
@@ -38,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"analyze": _analyze, "generate": _generate}[args.command](args)
+        return {"analyze": _analyze, "generate": _generate, "case": _case}[args.command](args)
     except GraphFraudError as exc:
         print(f"graphfraud: error: {exc}", file=sys.stderr)
         return 2
@@ -54,12 +71,13 @@ def _analyze(args) -> int:
     from .progress import Progress
 
     path = args.db or args.csv or sample_case_path()
-    progress = Progress(total=6, quiet=args.quiet)
+    progress = Progress(total=9 - args.no_cases, quiet=args.quiet)
     t0 = time.perf_counter()
     with progress.stage(f"loading {path}"):
         case = load_case(path)
     res = analyze(case, args.out, window_days=args.window_days, as_of=args.as_of, top_share=args.top_share,
-                  progress=progress)
+                  progress=progress, ring_method=args.ring_method, resolution=args.resolution, seed=args.seed,
+                  daily_alert_budget=args.alert_budget, open_cases=not args.no_cases)
     _summary(res, time.perf_counter() - t0)
     return 0
 
@@ -80,8 +98,27 @@ def _summary(res, seconds: float) -> None:
         p = "n/a" if t["pvalue"] != t["pvalue"] else f"{t['pvalue']:.3g}"
         lines.append(f"  payments       {t['cohort']}: {t['bad_flagged']}/{t['n_flagged']} bad vs "
                      f"{t['bad_rest']}/{t['n_rest']}, {t['method']}, p={p}" + (" (!)" if t["warning"] else ""))
-    lines.append(f"  outputs        {res.out_dir}/ (report.md, {len(res.files)} files)")
+    fl = res.rings.flagged
+    lines.append(f"  rings          {len(fl)} flagged ({int(fl['size'].sum()) if len(fl) else 0} accounts) of "
+                 f"{len(res.rings.summary)} communities; {len(res.rings.campaigns)} campaign IP(s)")
+    sel = res.rules[res.rules["selected"]]
+    lines.append("  rules          " + "; ".join(f"{r.rule} -> {r.action} ({r.daily_alerts:.1f}/day)"
+                                             for r in sel.itertuples()))
+    lines.append(f"  outputs        {res.out_dir}/ (report.md, {len(res.files)} files"
+                 + (f", cases/ for {len(fl)} ring(s))" if "cases_index" in res.files else ")"))
     print("\n".join(lines))
+
+
+def _case(args) -> int:
+    from .cases import open_case
+    from .data import sample_case_path
+    from .loaders import load_case
+
+    case = load_case(args.db or args.csv or sample_case_path())
+    folder = open_case(case, args.ring_id, args.out, method=args.ring_method, resolution=args.resolution,
+                       seed=args.seed)
+    print(f"case folder: {folder}")
+    return 0
 
 
 def _generate(args) -> int:

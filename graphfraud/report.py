@@ -104,6 +104,50 @@ def _test_sentence(row: pd.Series) -> str:
     return text
 
 
+def _ring_sections(result) -> list[str]:
+    rings, rules = result.rings, result.rules
+    if rings is None:
+        return []
+    cols = ["ring_id", "size", "score", "pvalue", "flagged", "members_with_bursts", "members_with_bad_payments",
+            "top_evidence"]
+    out = [
+        "## Rings",
+        "",
+        f"Flagged when the ring's co-activity on shared infrastructure is beyond chance after a Bonferroni "
+        f"correction over {rings.params.get('candidate_pairs', 0):,} scored account pairs (threshold "
+        f"{rings.params.get('pair_threshold', float('nan')):.2g}), at least one pair passes that test alone, and "
+        f"the ring was co-active on {rings.params['min_coactive_days']}+ days. Method {rings.params['method']}, "
+        f"resolution {rings.params['resolution']}, seed {rings.params['seed']}. Score = weighted components "
+        "(coordination, specificity, infrastructure risk, member signals, bursts, findings, bad payments); "
+        "see ring_summary.csv.",
+        "",
+        markdown_table(rings.summary[cols], max_rows=15),
+        "",
+        "## Credential-stuffing campaigns",
+        "",
+        "IPs failing logins against many accounts. Their victims are random targets, so these IPs are never "
+        "used as ring evidence; accounts with a later success from the IP are takeover candidates.",
+        "",
+        markdown_table(rings.campaigns, max_rows=15),
+        "",
+    ]
+    if rules is not None:
+        sel = rules[rules["selected"]]
+        out += [
+            "## Proposed rules",
+            "",
+            f"Best {len(sel)} rule(s) under a budget of {result.params.get('daily_alert_budget', 50):g} alerts/day, "
+            "lower-friction actions preferred. Precision is a proxy: share of alerted accounts with a security "
+            "finding, or with a chargeback/decline. All candidates are in rules.csv; the selected ones, as data, "
+            "in rules.json.",
+            "",
+            markdown_table(sel[["rule", "definition", "action", "daily_alerts", "precision_findings",
+                                "precision_bad_payments", "lift_findings", "lift_bad_payments"]]),
+            "",
+        ]
+    return out
+
+
 def write_report(result, out: Path) -> dict[str, Path]:
     """Write ``report.md`` and ``daily_fail_rate.png`` for an :class:`~graphfraud.analyze.AnalysisResult`."""
     case, signals, bursts, tests = result.case, result.signals, result.bursts, result.payment_tests
@@ -136,8 +180,29 @@ def write_report(result, out: Path) -> dict[str, Path]:
         f"{signals['composite'].median():.2f}); {int((signals['tor_login_count'] > 0).sum())} account(s) logged in over TOR."
         if len(signals) else "**Highest-risk accounts**: no account logged in during the window.",
     ]
+    rings = result.rings
+    if rings is not None:
+        fl = rings.flagged
+        members = int(fl["size"].sum()) if len(fl) else 0
+        camp = rings.campaigns
+        bullets.append(
+            f"**Rings**: {len(fl)} flagged ring(s) with {members} accounts that log in through the same specific IPs "
+            f"and devices within minutes of each other far more than chance allows"
+            + (f" (strongest: {html.escape(str(fl.iloc[0]['ring_id']))}, {int(fl.iloc[0]['size'])} accounts, "
+               f"score {fl.iloc[0]['score']:.2f})" if len(fl) else "")
+            + f"; {len(camp)} credential-stuffing campaign IP(s) hit "
+            f"{int(camp['victims'].sum()) if len(camp) else 0} accounts (victims, not rings); "
+            f"{len(rings.hubs)} shared hub(s) such as carrier NAT left out as evidence."
+        )
+    parts = []
     for _, row in tests.iterrows():
-        bullets.append("**Payment outcomes**, " + _test_sentence(row))
+        if row["method"] == "none":
+            parts.append(f"{row['cohort']}: not tested")
+            continue
+        parts.append(f"{row['cohort']} {_pct(row['rate_flagged'])} bad vs {_pct(row['rate_rest'])} "
+                     f"({row['method']}, BH p = {_p(row['pvalue_bh'])}{', too few to conclude' if row['warning'] else ''})")
+    bullets.append("**Payment outcomes** (share of paying accounts with a chargeback or decline): " + "; ".join(parts)
+                   + ". Details below.")
     if top_ip is not None:
         risk_text = "no reputation row" if pd.isna(top_ip["risk_score"]) else f"risk {int(top_ip['risk_score'])}"
         bullets.append(
@@ -175,6 +240,8 @@ def write_report(result, out: Path) -> dict[str, Path]:
         "",
         "## Payment-outcome tests",
         "",
+        *[f"- {_test_sentence(row)}" for _, row in tests.iterrows()],
+        "",
         "Accounts with payments only; an account is bad if any payment was a CHARGEBACK or DECLINED. "
         "Two-proportion z-test when every expected cell is >= 5, Fisher's exact test otherwise; "
         "p-values adjusted across cohorts with Benjamini-Hochberg.",
@@ -182,6 +249,7 @@ def write_report(result, out: Path) -> dict[str, Path]:
         markdown_table(tests[["cohort", "method", "n_flagged", "bad_flagged", "n_rest", "bad_rest",
                               "relative_risk", "pvalue", "pvalue_bh", "warning"]]),
         "",
+        *_ring_sections(result),
         "## Highest composite scores",
         "",
         markdown_table(top.head(10)),
@@ -200,6 +268,9 @@ def write_report(result, out: Path) -> dict[str, Path]:
         "",
         "## Triage playbook",
         "",
+        "0. **Rings first.** Open one case per flagged ring (folders under `cases/`), not one per account: "
+        "step up all members to MFA together so the actor cannot move between accounts, then review shared devices "
+        "and IPs for members the detector missed.",
         "1. **Contain, least friction first.** Force an MFA step-up and revoke sessions on burst-trigger accounts; "
         "throttle RunInstances (service quota or SCP) for them until the owner confirms. Suspend only accounts with "
         "a confirmed security finding: suspension hurts honest customers whose credentials were merely tried.",
