@@ -25,6 +25,9 @@ EXPECTED_FILES = {
                                      "risk_score", "asn", "is_tor"],
     "baseline_ip_risk_distribution.csv": ["risk_bucket", "ips", "tor_ips", "logins", "fails", "fail_rate"],
     "rejected_rows.csv": ["table", "row", "column", "value", "reason"],
+    "rings.csv": ["ring_id", "account_id"],
+    "campaigns.csv": ["ip", "victims", "failures", "successes", "first_seen", "last_seen", "risk_score", "is_tor",
+                      "asn", "accounts_with_success"],
 }
 
 
@@ -34,10 +37,25 @@ def test_analyze_on_the_bundled_sample_writes_every_output(tmp_path, capsys):
     for name, columns in EXPECTED_FILES.items():
         assert list(pd.read_csv(out / name, nrows=0).columns) == columns, name
     tests = pd.read_csv(out / "payment_tests.csv")
-    assert tests["cohort"].tolist() == ["accounts with a burst trigger", "top 5% by composite"]
+    assert tests["cohort"].tolist() == ["accounts with a burst trigger", "top 5% by composite",
+                                        "members of flagged rings"]
+    from graphfraud.rings import SUMMARY_COLUMNS
+
+    summary = pd.read_csv(out / "ring_summary.csv")
+    assert list(summary.columns[: len(SUMMARY_COLUMNS)]) == SUMMARY_COLUMNS
+    flagged = summary[summary["flagged"]]
+    assert len(flagged) >= 1
+    index = pd.read_csv(out / "cases" / "index.csv")
+    assert sorted(index["ring_id"]) == sorted(flagged["ring_id"])
+    for rid in flagged["ring_id"]:
+        assert (out / "cases" / rid / "case.json").exists()
+    rules = pd.read_csv(out / "rules.csv")
+    assert 2 <= rules["selected"].sum() <= 3
+    assert "## Rings" in (out / "report.md").read_text() and "## Proposed rules" in (out / "report.md").read_text()
     assert pd.read_csv(out / "rejected_rows.csv").empty
     report = (out / "report.md").read_text()
     assert "## Executive summary" in report and "daily_fail_rate.png" in report
+    report = (out / "report.md").read_text()
     bullets = [l for l in report.split("## Executive summary")[1].split("![")[0].splitlines() if l.startswith("- ")]
     assert 6 <= len(bullets) <= 8
     assert (out / "daily_fail_rate.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
