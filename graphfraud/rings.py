@@ -251,8 +251,6 @@ def _summaries(case, rings, pairs, activity, threshold, params, signals, bursts)
     shared["tor"] = np.where(shared["type"] == "ip",
                              rep["is_tor"].reindex(shared["value"]).fillna(False).to_numpy(dtype=bool), False)
 
-    # co-active days per ring, first/last co-activity
-    inside_days = []
     # countries seen on the ring's shared IPs
     lg = case.logins
     login_ip = "ip:" + lg["ip"].astype(object).astype(str)
@@ -268,11 +266,16 @@ def _summaries(case, rings, pairs, activity, threshold, params, signals, bursts)
     with_bursts = set(bursts["account_id"]) if bursts is not None else set()
     composite = signals.set_index("account_id")["composite"] if signals is not None else pd.Series(dtype=float)
 
+    # split once: filtering whole frames per ring is quadratic with thousands of small communities
+    shared_by = dict(tuple(shared.groupby("ring_id")))
+    inside_by = dict(tuple(inside.groupby("ra")))
+    country_by = dict(tuple(countries.dropna(subset=["ring_id"]).groupby("ring_id")["country"]))
+    empty_shared, empty_inside = shared.iloc[:0], inside.iloc[:0]
     rows = []
     for ring_id, members in rings.groupby("ring_id")["account_id"]:
         mem = members.tolist()
-        sh = shared[shared["ring_id"] == ring_id]
-        ins = inside[inside["ra"] == ring_id]
+        sh = shared_by.get(ring_id, empty_shared)
+        ins = inside_by.get(ring_id, empty_inside)
         co_bins = ins.loc[ins["coactive"] > 0, ["first_bin", "last_bin"]]
         ring_pv = float(pooled["pvalue"].get(ring_id, 1.0))
         days = int(ins["coactive_days"].max()) if len(ins) else 0
@@ -300,7 +303,7 @@ def _summaries(case, rings, pairs, activity, threshold, params, signals, bursts)
         # look surprising. So at least one pair must pass the pair-level test alone.
         strong_pairs = int((ins["pvalue"] < threshold).sum())
         flagged = bool(ring_pv < threshold and strong_pairs >= 1 and days >= params["min_coactive_days"])
-        ctry = countries[countries["ring_id"] == ring_id]["country"].dropna()
+        ctry = country_by.get(ring_id, pd.Series(dtype=object)).dropna()
         rows.append({
             "ring_id": ring_id,
             "size": n,

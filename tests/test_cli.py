@@ -106,3 +106,11 @@ def test_quickstart_example_runs():
                           cwd=ROOT, env=ENV)
     assert proc.returncode == 0, proc.stderr
     assert "risky-fail -> EC2 burst trigger(s)" in proc.stdout
+
+
+def test_ring_case_example_runs(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "ring_case.py"), str(graphfraud.sample_case_path()),
+                           str(tmp_path)], capture_output=True, text=True, cwd=ROOT, env=ENV)
+    assert proc.returncode == 0, proc.stderr
+    folders = [p for p in tmp_path.iterdir() if p.name.startswith("ring-")]
+    assert len(folders) == 1 and (folders[0] / "case.json").exists() and (tmp_path / "top_ring.html").exists()
