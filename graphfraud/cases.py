@@ -92,11 +92,12 @@ def open_case(case: Case, ring_id: str, out_dir: str | Path, rings: RingResult |
     for name, df in (("logins", logins), ("ec2_activity", ec2), ("payments", pay), ("security_findings", found)):
         df.to_csv(folder / f"{name}.csv", index=False, date_format="%Y-%m-%d %H:%M:%S")
 
-    act = rings.activity[rings.activity["account_id"].isin(members)]
+    source_act = rings.member_activity if rings.member_activity is not None else rings.activity
+    act = source_act[source_act["account_id"].isin(members)]
     used = act.drop_duplicates(["entity", "account_id"]).groupby("entity")["account_id"].agg(
         members="size", member_ids=lambda s: ";".join(sorted(s)))
     used = used[used["members"] >= 2]
-    popularity = rings.activity.drop_duplicates(["entity", "account_id"]).groupby("entity").size()
+    popularity = rings.popularity
     infra = used.reset_index()
     infra["type"] = infra["entity"].str.split(":", n=1).str[0]
     infra["value"] = infra["entity"].str.split(":", n=1).str[1]

@@ -128,6 +128,8 @@ class RingResult:
     hubs: pd.DataFrame
     activity: pd.DataFrame
     params: dict = field(default_factory=dict)
+    popularity: pd.Series = field(default_factory=lambda: pd.Series(dtype=int))  # entity -> accounts using it
+    member_activity: pd.DataFrame | None = None  # activity rows of ring members only
 
     @property
     def flagged(self) -> pd.DataFrame:
@@ -216,12 +218,15 @@ def rings_from_activity(case: Case, activity: pd.DataFrame, campaigns: pd.DataFr
         signals = account_signals(case, as_of=params["until"]) if len(case.logins) else None
     if bursts is None:
         bursts = detect_bursts(case, since=params["since"], until=params["until"])
-    summary = _summaries(case, rings, pairs, activity, threshold, params, signals, bursts)
+    popularity = activity.drop_duplicates(["entity", "account_id"]).groupby("entity").size()
+    member_activity = activity[activity["account_id"].isin(rings["account_id"])]
+    summary = _summaries(case, rings, pairs, member_activity, popularity, activity.attrs, threshold, params, signals,
+                         bursts)
     hubs = hub_entities(activity, params["max_entity_accounts"])
-    return RingResult(rings, summary, pairs, campaigns, hubs, activity, params)
+    return RingResult(rings, summary, pairs, campaigns, hubs, activity, params, popularity, member_activity)
 
 
-def _summaries(case, rings, pairs, activity, threshold, params, signals, bursts) -> pd.DataFrame:
+def _summaries(case, rings, pairs, activity, popularity, attrs, threshold, params, signals, bursts) -> pd.DataFrame:
     if rings.empty:
         cols = SUMMARY_COLUMNS + ["significant_pairs", "coactive_days"] + [f"c_{k}" for k in SCORE_WEIGHTS]
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
@@ -232,8 +237,8 @@ def _summaries(case, rings, pairs, activity, threshold, params, signals, bursts)
     pvalue = stats.poisson.sf(pooled["coactive"] - 1, pooled["expected"])
     pooled["pvalue"] = np.where(pooled["coactive"] > 0, pvalue, 1.0)
 
-    origin = activity.attrs.get("origin", pd.Timestamp(0))
-    minutes = activity.attrs.get("coactivity_minutes", 30)
+    origin = attrs.get("origin", pd.Timestamp(0))
+    minutes = attrs.get("coactivity_minutes", 30)
     bins_per_day = max(1, int(round(1440 / minutes)))
     act = activity.assign(ring_id=ring_of.reindex(activity["account_id"]).to_numpy())
     act = act[act["ring_id"].notna()]
@@ -241,7 +246,6 @@ def _summaries(case, rings, pairs, activity, threshold, params, signals, bursts)
     used = act.drop_duplicates(["ring_id", "entity", "account_id"])
     per_entity = used.groupby(["ring_id", "entity"]).size()
     shared = per_entity[per_entity >= 2].reset_index(name="members")
-    popularity = activity.drop_duplicates(["entity", "account_id"]).groupby("entity").size()
     shared["entity_accounts"] = popularity.reindex(shared["entity"]).to_numpy()
     shared["type"] = shared["entity"].str.split(":", n=1).str[0]
     shared["value"] = shared["entity"].str.split(":", n=1).str[1]
