@@ -66,6 +66,8 @@ def analyze(
     seed: int = 0,
     daily_alert_budget: float = 50,
     open_cases: bool = True,
+    since=None,
+    until=None,
 ) -> AnalysisResult:
     """Signals, bursts, baseline SQL metrics and payment tests for ``case``.
 
@@ -75,6 +77,8 @@ def analyze(
     ``rules.csv`` (and ``rules.json``), ``report.md`` and ``daily_fail_rate.png``
     there, and a case folder per flagged ring under ``cases/`` with
     ``cases/index.csv`` (the folder is created; re-running overwrites).
+    ``since``/``until`` limit the burst triggers, rings and campaigns to logins in
+    that period ("what did this look like last week"); signals use their own window.
 
     Examples
     --------
@@ -104,9 +108,10 @@ def analyze(
         "daily_alert_budget": daily_alert_budget,
     }
     with progress.stage("risky fail -> EC2 burst detector"):
-        bursts = detect_bursts(case)
+        bursts = detect_bursts(case, since=since, until=until)
     with progress.stage(f"rings ({ring_method}, seed {seed})"):
-        rings = find_rings(case, method=ring_method, resolution=resolution, seed=seed, signals=signals, bursts=bursts)
+        rings = find_rings(case, since=since, until=until, method=ring_method, resolution=resolution, seed=seed,
+                           signals=signals, bursts=bursts)
         params["rings"] = rings.params
     with progress.stage("rule proposals"):
         features = account_features(case, signals, bursts, rings, rings.campaigns)
@@ -159,7 +164,7 @@ def analyze(
             members = set(rings.rings.loc[rings.rings["ring_id"].isin(rings.flagged["ring_id"]), "account_id"])
             near = _near_accounts(case, members)
             # a case only shows its members and one hop around them: build from those rows, not all logins
-            graph = annotate_rings(build_graph(near, signals=signals, bursts=bursts), rings)
+            graph = annotate_rings(build_graph(near, since=since, until=until, signals=signals, bursts=bursts), rings)
             index = []
             for _, row in rings.flagged.iterrows():
                 folder = open_case(near, row["ring_id"], out / "cases", rings=rings, signals=signals,

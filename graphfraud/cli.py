@@ -24,6 +24,8 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--window-days", type=float, default=14, help="signal window in days (default 14)")
     a.add_argument("--as-of", default=None, help="end of the window, e.g. '2025-09-30 23:59:59' (default: latest login)")
     a.add_argument("--top-share", type=float, default=0.05, help="share of accounts tested as 'top by composite'")
+    a.add_argument("--since", default=None, help="only logins from this time on for bursts, rings and campaigns")
+    a.add_argument("--until", default=None, help="only logins up to this time for bursts, rings and campaigns")
     a.add_argument("--ring-method", default="louvain", help="community detection: louvain (default) or components")
     a.add_argument("--resolution", type=float, default=1.0, help="Louvain resolution (default 1.0)")
     a.add_argument("--seed", type=int, default=0, help="seed for community detection (recorded in outputs)")
@@ -77,7 +79,8 @@ def _analyze(args) -> int:
         case = load_case(path)
     res = analyze(case, args.out, window_days=args.window_days, as_of=args.as_of, top_share=args.top_share,
                   progress=progress, ring_method=args.ring_method, resolution=args.resolution, seed=args.seed,
-                  daily_alert_budget=args.alert_budget, open_cases=not args.no_cases)
+                  daily_alert_budget=args.alert_budget, open_cases=not args.no_cases, since=args.since,
+                  until=args.until)
     _summary(res, time.perf_counter() - t0)
     return 0
 

@@ -114,3 +114,12 @@ def test_ring_case_example_runs(tmp_path):
     assert proc.returncode == 0, proc.stderr
     folders = [p for p in tmp_path.iterdir() if p.name.startswith("ring-")]
     assert len(folders) == 1 and (folders[0] / "case.json").exists() and (tmp_path / "top_ring.html").exists()
+
+
+def test_analyze_time_window_limits_rings_and_bursts(tmp_path):
+    assert main(["analyze", "--out", str(tmp_path), "-q", "--no-cases", "--until", "2025-08-03"]) == 0
+    bursts = pd.read_csv(tmp_path / "burst_triggers.csv")
+    assert (pd.to_datetime(bursts["trigger_ts"]) <= "2025-08-03").all()
+    summary = pd.read_csv(tmp_path / "ring_summary.csv")
+    assert not summary["flagged"].any()  # two days of data cannot show co-activity on 2+ days
+    assert not (tmp_path / "cases").exists()
