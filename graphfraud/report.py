@@ -81,9 +81,10 @@ def _pct(x: float) -> str:
 
 
 def _p(x: float) -> str:
+    """'= 0.0123', '< 0.0001' or ' n/a', to follow 'p'."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
-    return "< 0.0001" if x < 1e-4 else f"{x:.4f}"
+        return " n/a"
+    return "< 0.0001" if x < 1e-4 else f"= {x:.4f}"
 
 
 def _test_sentence(row: pd.Series) -> str:
@@ -96,7 +97,7 @@ def _test_sentence(row: pd.Series) -> str:
         f"**{row['cohort']}**: {row['bad_flagged']}/{row['n_flagged']} accounts with a chargeback or decline "
         f"({_pct(row['rate_flagged'])}, 95% CI {_pct(row['ci_flagged_low'])}-{_pct(row['ci_flagged_high'])}) vs "
         f"{row['bad_rest']}/{row['n_rest']} for the other paying accounts ({_pct(row['rate_rest'])}); relative risk "
-        f"{rr_text}; {row['method']} p = {_p(row['pvalue'])} (BH-adjusted {_p(row['pvalue_bh'])}, {verdict}), "
+        f"{rr_text}; {row['method']} p {_p(row['pvalue'])} (BH-adjusted p {_p(row['pvalue_bh'])}, {verdict}), "
         f"chosen because {row['why_method']}."
     )
     if row["warning"]:
@@ -121,7 +122,10 @@ def _ring_sections(result) -> list[str]:
         "(coordination, specificity, infrastructure risk, member signals, bursts, findings, bad payments); "
         "see ring_summary.csv.",
         "",
-        markdown_table(rings.summary[cols], max_rows=15),
+        markdown_table(rings.flagged[cols], max_rows=25),
+        "",
+        f"{len(rings.summary) - len(rings.flagged)} further communities of 2+ accounts were not flagged (weak or "
+        "chance co-activity, often on busy IPs); they are in ring_summary.csv with their p-values.",
         "",
         "## Credential-stuffing campaigns",
         "",
@@ -200,7 +204,7 @@ def write_report(result, out: Path) -> dict[str, Path]:
             parts.append(f"{row['cohort']}: not tested")
             continue
         parts.append(f"{row['cohort']} {_pct(row['rate_flagged'])} bad vs {_pct(row['rate_rest'])} "
-                     f"({row['method']}, BH p = {_p(row['pvalue_bh'])}{', too few to conclude' if row['warning'] else ''})")
+                     f"({row['method']}, BH p {_p(row['pvalue_bh'])}{', too few to conclude' if row['warning'] else ''})")
     bullets.append("**Payment outcomes** (share of paying accounts with a chargeback or decline): " + "; ".join(parts)
                    + ". Details below.")
     if top_ip is not None:
