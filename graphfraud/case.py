@@ -198,6 +198,12 @@ class _Coded:
         lookup = np.append(merged.astype(np.int64), -1)  # raw code -1 stays null
         self.codes = lookup[self.raw_codes]
 
+    def recode(self, per_unique: np.ndarray) -> None:
+        """Replace the distinct values (e.g. upper-cased), merging those that become equal."""
+        merged, uniques = pd.factorize(per_unique, use_na_sentinel=True)
+        self.codes = np.append(merged.astype(np.int64), -1)[self.codes]
+        self.uniques = np.asarray(uniques, dtype=object)
+
     def remap(self, fn) -> np.ndarray:
         """Apply ``fn`` to the distinct values; returns the new per-unique values (before merging)."""
         return np.array([fn(v) for v in self.uniques], dtype=object)
@@ -302,8 +308,7 @@ def clean_chunk(spec: TableSpec, raw: pd.DataFrame, mapping: Mapping[str, str], 
                 problems.add(coded.rows(bad_u), col.name, coded.raw,
                              lambda v, c=col.name, e=expected: f"unknown {c} value {v!r} (expected {e})")
                 ok = ok and bool((upper == coded.uniques).all())
-                coded.raw_codes = coded.codes
-                coded._set(upper)
+                coded.recode(upper)
             if col.kind == "ts":
                 out[col.name], ok_ts = _timestamps(coded, col, problems)
                 ok = ok and ok_ts

@@ -91,7 +91,7 @@ def _summary(res, seconds: float) -> None:
     lines = [
         "",
         f"graphfraud analyze: {res.case.source}  ({seconds:.1f}s)",
-        f"  rows used      " + ", ".join(f"{t} {int(r.used):,}" for t, r in counts.iterrows()),
+        "  rows used      " + ", ".join(f"{t} {int(r.used):,}" for t, r in counts.iterrows()),
         f"  rejected       {dq['rejected_rows']:,} row(s); {dq['logins_without_reputation']:,} login(s) with no IP reputation",
         f"  window         {res.params['window_start'][:19]} .. {str(res.params['as_of'])[:19]}"
         f"  ({len(res.signals):,} accounts with signals)",

@@ -239,7 +239,6 @@ def _summaries(case, rings, pairs, activity, popularity, attrs, threshold, param
 
     origin = attrs.get("origin", pd.Timestamp(0))
     minutes = attrs.get("coactivity_minutes", 30)
-    bins_per_day = max(1, int(round(1440 / minutes)))
     act = activity.assign(ring_id=ring_of.reindex(activity["account_id"]).to_numpy())
     act = act[act["ring_id"].notna()]
     # entities used by 2+ members of the same ring

@@ -4,7 +4,6 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 import graphfraud
 from graphfraud.bursts import BURST_COLUMNS

@@ -1,6 +1,5 @@
 import sqlite3
 
-import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
