@@ -7,7 +7,7 @@ import pandas as pd
 
 from .case import Case
 
-__all__ = ["codes", "login_ip_reputation", "resolve_as_of"]
+__all__ = ["codes", "login_ip_reputation", "resolve_as_of", "window_mask"]
 
 
 def codes(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
@@ -30,6 +30,17 @@ def login_ip_reputation(case: Case) -> tuple[np.ndarray, np.ndarray]:
     risk[known] = risk_by_cat[ip_codes[known]]
     tor[known] = tor_by_cat[ip_codes[known]]
     return risk, tor
+
+
+def window_mask(ts: pd.Series, since=None, until=None) -> np.ndarray:
+    """Rows with ``since <= ts <= until`` (either bound may be None)."""
+    arr = ts.to_numpy(dtype="datetime64[ns]")
+    keep = np.ones(len(arr), dtype=bool)
+    if since is not None:
+        keep &= arr >= pd.Timestamp(since).to_datetime64()
+    if until is not None:
+        keep &= arr <= pd.Timestamp(until).to_datetime64()
+    return keep
 
 
 def resolve_as_of(case: Case, as_of) -> pd.Timestamp:

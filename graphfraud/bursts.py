@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._arrays import login_ip_reputation
+from ._arrays import login_ip_reputation, window_mask
 from .case import Case
 from .errors import InputError
 
@@ -67,11 +67,7 @@ def detect_bursts(
     lg = case.logins
     risk, _ = login_ip_reputation(case)
     risky = (lg["result"].to_numpy() == "FAIL") & (risk >= risk_threshold)
-    ts_all = lg["event_ts"].to_numpy(dtype="datetime64[ns]")
-    if since is not None:
-        risky &= ts_all >= pd.Timestamp(since).to_datetime64()
-    if until is not None:
-        risky &= ts_all <= pd.Timestamp(until).to_datetime64()
+    risky &= window_mask(lg["event_ts"], since, until)
     trig = lg.loc[risky, ["account_id", "event_ts", "ip"]]
 
     ec2 = case.ec2_activity

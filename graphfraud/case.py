@@ -16,7 +16,7 @@ import pandas as pd
 from pandas.api.types import union_categoricals
 
 from .errors import SchemaError
-from .schema import TABLE_NAMES, TABLES, Column, TableSpec
+from .schema import BAD_PAYMENT_STATUSES, TABLE_NAMES, TABLES, Column, TableSpec
 
 __all__ = ["Case", "case_from_frames", "REJECTED_COLUMNS"]
 
@@ -95,6 +95,10 @@ class Case:
             rejected = int(rej.get(name, 0))
             rows.append((name, int(self.input_rows.get(name, used + rejected)), used, rejected))
         return pd.DataFrame(rows, columns=["table", "read", "used", "rejected"]).set_index("table")
+
+    def bad_payments(self, statuses=BAD_PAYMENT_STATUSES) -> pd.DataFrame:
+        """Payment rows whose status counts as a bad outcome (chargebacks and declines by default)."""
+        return self.payments[self.payments["status"].astype(object).isin(list(statuses)).to_numpy()]
 
     def data_quality(self) -> dict[str, int]:
         """Counts an analyst should know before trusting the numbers.

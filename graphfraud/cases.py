@@ -14,7 +14,6 @@ from .explore import annotate_rings, explore
 from .graph import build_graph
 from .report import markdown_table
 from .rings import RingResult, find_rings
-from .schema import BAD_PAYMENT_STATUSES
 
 __all__ = ["open_case", "recommended_actions", "CASE_FILES"]
 
@@ -119,7 +118,7 @@ def open_case(case: Case, ring_id: str, out_dir: str | Path, rings: RingResult |
     trig = bursts.groupby("account_id").size() if bursts is not None and len(bursts) else pd.Series(dtype=int)
     mem["burst_triggers"] = trig.reindex(members, fill_value=0).to_numpy()
     mem["findings"] = found.groupby("account_id").size().reindex(members, fill_value=0).to_numpy()
-    bad = pay[pay["status"].astype(object).isin(BAD_PAYMENT_STATUSES)]
+    bad = pay[pay.index.isin(case.bad_payments().index)]
     mem["bad_payments"] = bad.groupby("account_id").size().reindex(members, fill_value=0).to_numpy()
     mem["logins"] = logins.groupby("account_id").size().reindex(members, fill_value=0).to_numpy()
     mem.to_csv(folder / "members.csv", index=False, date_format="%Y-%m-%d %H:%M:%S")

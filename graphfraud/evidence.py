@@ -10,25 +10,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ._arrays import window_mask
 from .case import Case
 from .errors import InputError
 
-__all__ = ["entity_activity", "detect_campaigns", "window_mask", "ACTIVITY_COLUMNS", "CAMPAIGN_COLUMNS"]
+__all__ = ["entity_activity", "detect_campaigns", "ACTIVITY_COLUMNS", "CAMPAIGN_COLUMNS"]
 
 ACTIVITY_COLUMNS = ["account_id", "entity", "entity_type", "bin"]
 CAMPAIGN_COLUMNS = ["ip", "victims", "failures", "successes", "first_seen", "last_seen", "risk_score", "is_tor",
                     "asn", "accounts_with_success"]
-
-
-def window_mask(ts: pd.Series, since=None, until=None) -> np.ndarray:
-    """Rows with ``since <= ts <= until`` (either bound may be None)."""
-    arr = ts.to_numpy(dtype="datetime64[ns]")
-    keep = np.ones(len(arr), dtype=bool)
-    if since is not None:
-        keep &= arr >= pd.Timestamp(since).to_datetime64()
-    if until is not None:
-        keep &= arr <= pd.Timestamp(until).to_datetime64()
-    return keep
 
 
 def detect_campaigns(case: Case, since=None, until=None, min_victims: int = 10,

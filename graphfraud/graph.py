@@ -6,8 +6,7 @@ import networkx as nx
 import pandas as pd
 
 from .case import Case
-from .evidence import window_mask
-from .schema import BAD_PAYMENT_STATUSES
+from ._arrays import window_mask
 
 __all__ = ["build_graph", "node_id", "NODE_TYPES"]
 
@@ -66,8 +65,7 @@ def build_graph(case: Case, since=None, until=None, signals: pd.DataFrame | None
     sig = signals.set_index("account_id").to_dict("index") if signals is not None else {}
     trig = bursts.groupby("account_id").size() if bursts is not None and len(bursts) else pd.Series(dtype=int)
     findings = case.security_findings.groupby("account_id").size()
-    pay = case.payments
-    bad = pay[pay["status"].astype(object).isin(BAD_PAYMENT_STATUSES)].groupby("account_id").size()
+    bad = case.bad_payments().groupby("account_id").size()
     for a in accounts:
         attrs = {"type": "account", "label": a, "burst_triggers": int(trig.get(a, 0)),
                  "findings": int(findings.get(a, 0)), "bad_payments": int(bad.get(a, 0))}

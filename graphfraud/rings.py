@@ -24,7 +24,6 @@ from .bursts import detect_bursts
 from .case import Case
 from .errors import InputError
 from .evidence import detect_campaigns, entity_activity
-from .schema import BAD_PAYMENT_STATUSES
 from .scoring import hub_entities, pair_evidence
 from .signals import account_signals
 
@@ -265,7 +264,7 @@ def _summaries(case, rings, pairs, activity, popularity, attrs, threshold, param
     countries["ring_id"] = ring_of.reindex(countries["account_id"]).to_numpy()
 
     findings = set(case.security_findings["account_id"])
-    bad_pay = set(case.payments.loc[case.payments["status"].astype(object).isin(BAD_PAYMENT_STATUSES), "account_id"])
+    bad_pay = set(case.bad_payments()["account_id"])
     with_bursts = set(bursts["account_id"]) if bursts is not None else set()
     composite = signals.set_index("account_id")["composite"] if signals is not None else pd.Series(dtype=float)
 

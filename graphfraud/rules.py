@@ -18,7 +18,6 @@ import pandas as pd
 
 from .case import Case
 from .errors import InputError
-from .schema import BAD_PAYMENT_STATUSES
 
 __all__ = ["Rule", "account_features", "evaluate_rules", "candidate_rules", "propose_rules", "save_rules",
            "load_rules", "ACTION_FRICTION", "RULE_COLUMNS"]
@@ -157,8 +156,7 @@ def evaluate_rules(rules, features: pd.DataFrame, case: Case, window_days: float
     so ``daily_alerts = alerts / window_days``.
     """
     findings = features.index.isin(case.security_findings["account_id"])
-    bad = features.index.isin(case.payments.loc[case.payments["status"].astype(object).isin(BAD_PAYMENT_STATUSES),
-                                                "account_id"])
+    bad = features.index.isin(case.bad_payments()["account_id"])
     rows = []
     for r in rules:
         m = r.matches(features)
