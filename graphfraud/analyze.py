@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import queries
+from .backend import GraphBackend, connect
 from .bursts import detect_bursts
 from .case import REJECTED_COLUMNS, Case
 from .errors import InputError
@@ -68,6 +69,8 @@ def analyze(
     open_cases: bool = True,
     since=None,
     until=None,
+    graph="networkx",
+    load_graph: bool = True,
 ) -> AnalysisResult:
     """Signals, bursts, baseline SQL metrics and payment tests for ``case``.
 
@@ -79,6 +82,14 @@ def analyze(
     ``cases/index.csv`` (the folder is created; re-running overwrites).
     ``since``/``until`` limit the burst triggers, rings and campaigns to logins in
     that period ("what did this look like last week"); signals use their own window.
+
+    ``graph`` is the store the rings are found in: a URL for
+    :func:`graphfraud.connect` (``"networkx"``, ``"gremlite:///path.db"``,
+    ``"wss://..."``) or an open :class:`~graphfraud.backend.GraphBackend`. The
+    case is upserted into it first (``load_graph=False`` skips that, for a graph
+    already bulk-loaded), the evidence is read back from it, and ring id, score
+    and flag are written onto its account vertices. Every store gives the same
+    ``rings.csv`` and ``ring_summary.csv``.
 
     Examples
     --------
@@ -92,7 +103,6 @@ def analyze(
     from .explore import annotate_rings
     from .graph import build_graph
     from .report import write_report
-    from .rings import find_rings
     from .rules import account_features, propose_rules, Rule, save_rules
 
     progress = progress or Progress(quiet=True)
@@ -109,9 +119,14 @@ def analyze(
     }
     with progress.stage("risky fail -> EC2 burst detector"):
         bursts = detect_bursts(case, since=since, until=until)
-    with progress.stage(f"rings ({ring_method}, seed {seed})"):
-        rings = find_rings(case, since=since, until=until, method=ring_method, resolution=resolution, seed=seed,
-                           signals=signals, bursts=bursts)
+    backend = graph if isinstance(graph, GraphBackend) else connect(graph)
+    params["graph"] = backend.url
+    if load_graph:
+        with progress.stage(f"loading the graph into {backend.url}"):
+            params["graph_load"] = backend.load_case(case, since=since, until=until, progress=progress)
+    with progress.stage(f"rings ({ring_method}, seed {seed}) from {backend.url}"):
+        rings = backend.find_rings(case, since=since, until=until, method=ring_method, resolution=resolution,
+                                   seed=seed, signals=signals, bursts=bursts)
         params["rings"] = rings.params
     with progress.stage("rule proposals"):
         features = account_features(case, signals, bursts, rings, rings.campaigns)

@@ -31,6 +31,13 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--seed", type=int, default=0, help="seed for community detection (recorded in outputs)")
     a.add_argument("--alert-budget", type=float, default=50, help="daily alert budget for proposed rules")
     a.add_argument("--no-cases", action="store_true", help="do not open a case folder per flagged ring")
+    a.add_argument("--graph", default="networkx",
+                   help="graph store: networkx (default), gremlite:///path/store.db, ws://host:8182/gremlin or "
+                        "wss://<neptune-endpoint>:8182/gremlin")
+    a.add_argument("--neptune-iam", action="store_true",
+                   help="sign the Gremlin websocket with AWS SigV4 (needs graphfraud[neptune])")
+    a.add_argument("--no-graph-load", action="store_true",
+                   help="the graph store already holds the case (e.g. bulk-loaded): do not upsert it again")
     a.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
 
     c = sub.add_parser("case", help="ring-level case folders")
@@ -72,15 +79,20 @@ def _analyze(args) -> int:
     from .loaders import load_case
     from .progress import Progress
 
+    from .backend import connect
+
     path = args.db or args.csv or sample_case_path()
-    progress = Progress(total=9 - args.no_cases, quiet=args.quiet)
+    progress = Progress(total=10 - args.no_cases - args.no_graph_load, quiet=args.quiet)
     t0 = time.perf_counter()
+    options = {"neptune_iam": True} if args.neptune_iam else {}
+    graph = connect(args.graph, **options)
     with progress.stage(f"loading {path}"):
         case = load_case(path)
     res = analyze(case, args.out, window_days=args.window_days, as_of=args.as_of, top_share=args.top_share,
                   progress=progress, ring_method=args.ring_method, resolution=args.resolution, seed=args.seed,
                   daily_alert_budget=args.alert_budget, open_cases=not args.no_cases, since=args.since,
-                  until=args.until)
+                  until=args.until, graph=graph, load_graph=not args.no_graph_load)
+    graph.close()
     _summary(res, time.perf_counter() - t0)
     return 0
 
@@ -102,6 +114,7 @@ def _summary(res, seconds: float) -> None:
         lines.append(f"  payments       {t['cohort']}: {t['bad_flagged']}/{t['n_flagged']} bad vs "
                      f"{t['bad_rest']}/{t['n_rest']}, {t['method']}, p={p}" + (" (!)" if t["warning"] else ""))
     fl = res.rings.flagged
+    lines.append(f"  graph          {res.params['graph']}")
     lines.append(f"  rings          {len(fl)} flagged ({int(fl['size'].sum()) if len(fl) else 0} accounts) of "
                  f"{len(res.rings.summary)} communities; {len(res.rings.campaigns)} campaign IP(s)")
     sel = res.rules[res.rules["selected"]]

@@ -14,7 +14,7 @@ from ._arrays import window_mask
 from .case import Case
 from .errors import InputError
 
-__all__ = ["entity_activity", "detect_campaigns", "ACTIVITY_COLUMNS", "CAMPAIGN_COLUMNS"]
+__all__ = ["entity_activity", "detect_campaigns", "finish_activity", "ACTIVITY_COLUMNS", "CAMPAIGN_COLUMNS"]
 
 ACTIVITY_COLUMNS = ["account_id", "entity", "entity_type", "bin"]
 CAMPAIGN_COLUMNS = ["ip", "victims", "failures", "successes", "first_seen", "last_seen", "risk_score", "is_tor",
@@ -81,8 +81,8 @@ def entity_activity(case: Case, since=None, until=None, coactivity_minutes: floa
     """Distinct (account, entity, time bin) of successful logins on IPs and devices.
 
     Entities are namespaced (``ip:1.2.3.4``, ``device:ABC``); ``bin`` is the login
-    time divided into ``coactivity_minutes`` slots counted from the start of the
-    data (an integer). Only SUCCESS logins count: failing against an account is not
+    time divided into ``coactivity_minutes`` slots counted from the first such
+    login in the window (an integer). Only SUCCESS logins count: failing against an account is not
     evidence of controlling it. IPs in ``exclude_ips`` (campaigns) are left out.
 
     Examples
@@ -97,7 +97,10 @@ def entity_activity(case: Case, since=None, until=None, coactivity_minutes: floa
     if not coactivity_minutes > 0:
         raise InputError(f"coactivity_minutes must be positive, got {coactivity_minutes!r}")
     lg = case.logins
-    keep = window_mask(lg["event_ts"], since, until) & (lg["result"].to_numpy() == "SUCCESS")
+    # a login with neither IP nor device is evidence of nothing, and a graph store
+    # never sees it: leaving it out of the origin keeps the bins store-independent
+    keep = (window_mask(lg["event_ts"], since, until) & (lg["result"].to_numpy() == "SUCCESS")
+            & (lg["ip"].notna().to_numpy() | lg["device_id"].notna().to_numpy()))
     ts = lg["event_ts"].to_numpy(dtype="datetime64[ns]")[keep].view(np.int64)
     origin = ts.min() if len(ts) else 0
     bins = (ts - origin) // np.int64(round(coactivity_minutes * 60e9))
@@ -110,8 +113,14 @@ def entity_activity(case: Case, since=None, until=None, coactivity_minutes: floa
             ok &= ~pd.Index(val).isin(list(exclude_ips))
         parts.append(pd.DataFrame({"account_id": acct[ok], "entity": kind + ":" + val[ok].astype(str),
                                    "entity_type": kind, "bin": bins[ok]}))
-    act = pd.concat(parts, ignore_index=True).drop_duplicates()
+    return finish_activity(pd.concat(parts, ignore_index=True), origin, coactivity_minutes)
+
+
+def finish_activity(act: pd.DataFrame, origin: int, coactivity_minutes: float) -> pd.DataFrame:
+    """Distinct rows, canonical order and dtypes, and the binning in ``attrs``: one form whatever the source."""
+    act = act[ACTIVITY_COLUMNS].drop_duplicates()
     act = act.sort_values(["entity", "account_id", "bin"], kind="stable").reset_index(drop=True)
+    act = act.astype({"account_id": "str", "entity": "str", "entity_type": "str", "bin": "int64"})
     act.attrs["origin"] = pd.Timestamp(origin)
     act.attrs["coactivity_minutes"] = coactivity_minutes
     return act

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+from functools import partial
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -153,6 +154,7 @@ def find_rings(
     campaign_min_victims: int = 10,
     signals: pd.DataFrame | None = None,
     bursts: pd.DataFrame | None = None,
+    graph=None,
 ) -> RingResult:
     """Find rings of accounts that use the same specific infrastructure together, more than chance allows.
 
@@ -176,6 +178,11 @@ def find_rings(
         a flagged ring must be co-active on at least this many distinct days.
     signals, bursts
         reuse already computed results (default: computed here over the same window).
+    graph
+        a :class:`~graphfraud.backend.GraphBackend` the case was loaded into: the
+        evidence is read back from it (same answer, any store). Default: computed
+        from the case's logins directly. ``graph.find_rings`` also writes the
+        results back onto the account vertices.
 
     Examples
     --------
@@ -192,7 +199,9 @@ def find_rings(
                   alpha=alpha, edge_pvalue=edge_pvalue, min_coactive_days=min_coactive_days,
                   campaign_min_victims=campaign_min_victims)
     campaigns = detect_campaigns(case, since, until, min_victims=campaign_min_victims)
-    activity = entity_activity(case, since, until, coactivity_minutes, exclude_ips=campaigns["ip"].tolist())
+    source = graph.activity if graph is not None else partial(entity_activity, case)
+    activity = source(since, until, coactivity_minutes, exclude_ips=campaigns["ip"].tolist())
+    params["graph"] = graph.url if graph is not None else None
     return rings_from_activity(case, activity, campaigns, params, signals=signals, bursts=bursts)
 
 

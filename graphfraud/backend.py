@@ -1,0 +1,319 @@
+"""Graph stores: one flow (load a case, read the evidence back, score rings, write results back), two stores.
+
+:class:`GraphBackend` writes the flow once; a store only says how to upsert a
+batch of vertices or edges, how to read the evidence edges back in pages, and
+how to set properties on account vertices. :class:`NetworkXBackend` keeps the
+graph in memory (the default); :class:`graphfraud.gremlin_backend.GremlinBackend`
+keeps it in any Gremlin store reached through gremlinpython (gremlite on a
+SQLite file, a TinkerPop Gremlin Server, Amazon Neptune). :func:`connect` picks
+one from a URL.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from typing import Iterator
+from urllib.parse import urlparse
+
+import networkx as nx
+import pandas as pd
+
+from .case import Case
+from .errors import InputError
+from .graph_records import (EVIDENCE_LABELS, RING_PROPERTIES, GraphRecords, encode_times, evidence_to_activity,
+                            graph_records)
+from .progress import Progress
+
+__all__ = ["GraphBackend", "NetworkXBackend", "connect", "ring_properties", "snapshot_frames", "EVIDENCE_COLUMNS"]
+
+EVIDENCE_COLUMNS = ["account_id", "entity", "entity_type", "success_us"]
+
+
+class GraphBackend(ABC):
+    """A graph store graphfraud can load a case into and find rings in.
+
+    Subclasses implement the five primitives at the bottom; everything a user
+    calls (:meth:`load_case`, :meth:`evidence`, :meth:`activity`,
+    :meth:`find_rings`, :meth:`write_rings`) is written here once.
+    """
+
+    #: what :func:`connect` was given, for reports
+    url: str = ""
+    batch_size: int = 500
+    page_size: int = 500
+
+    # ------------------------------------------------------------------ the flow
+    def load_case(self, case: Case, since=None, until=None, progress: Progress | None = None,
+                  records: GraphRecords | None = None) -> dict:
+        """Upsert the case's graph (see :mod:`graphfraud.graph_records`): vertices first, then edges.
+
+        Upserts are keyed by ``gf_id``, so loading twice, or again after an
+        interrupted load, ends with the same graph. Returns counts and timings.
+        """
+        progress = progress or Progress(quiet=True)
+        records = records if records is not None else graph_records(case, since, until)
+        stats = {"vertices": len(records.vertices), "edges": len(records.edges)}
+        for kind, rows, total, upsert in (
+            ("vertices", records.vertex_rows(), len(records.vertices), self._upsert_vertices),
+            ("edges", records.edge_rows(), len(records.edges), self._upsert_edges),
+        ):
+            t0, done = time.perf_counter(), 0
+            for batch in _batches(rows, self.batch_size):
+                upsert(batch)
+                done += len(batch)
+                if done % (self.batch_size * 20) < len(batch) or done == total:
+                    progress.note(f"{kind}: {done:,}/{total:,}")
+            stats[f"{kind}_seconds"] = time.perf_counter() - t0
+        return stats
+
+    def evidence(self) -> pd.DataFrame:
+        """Every account–IP/device edge with successful logins: ``account_id, entity, entity_type, success_us``."""
+        pages = [p for p in self._evidence_pages(self.page_size) if len(p)]
+        if not pages:
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in EVIDENCE_COLUMNS})
+        return pd.concat(pages, ignore_index=True)[EVIDENCE_COLUMNS]
+
+    def activity(self, since=None, until=None, coactivity_minutes: float = 30, exclude_ips=()) -> pd.DataFrame:
+        """The ring-scoring activity table, read from the store (equal to ``entity_activity`` on the case)."""
+        return evidence_to_activity(self.evidence(), since, until, coactivity_minutes, exclude_ips)
+
+    def find_rings(self, case: Case, write_back: bool = True, **params):
+        """:func:`graphfraud.find_rings` with the evidence read from this store; results written back.
+
+        ``case`` still supplies campaigns, signals, bursts and payments: the
+        store holds the graph, not the event tables.
+        """
+        from .rings import find_rings
+
+        result = find_rings(case, graph=self, **params)
+        if write_back:
+            self.write_rings(result)
+        return result
+
+    def write_rings(self, result) -> int:
+        """Set ``ring_id, ring_score, ring_flagged, ring_size`` on member account vertices.
+
+        Properties from an earlier run are cleared first, so an account that left
+        a ring does not keep its old ring id. Returns the number of accounts written.
+        """
+        self._clear_ring_properties()
+        rows = ring_properties(result)
+        for batch in _batches(iter(rows), self.batch_size):
+            self._set_account_properties(batch)
+        return len(rows)
+
+    def counts(self) -> tuple[int, int]:
+        """(vertices, edges) in the store."""
+        return self._counts()
+
+    def snapshot(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Every vertex and edge in the store with all its properties, in a canonical form.
+
+        Two stores hold the same graph exactly when their snapshots are equal;
+        :func:`snapshot_frames` puts :class:`GraphRecords` or bulk-load files in
+        the same form.
+        """
+        vertices, edges = self._dump()
+        return snapshot_frames(vertices, edges)
+
+    def close(self) -> None:
+        """Release the connection (nothing to do for in-memory stores)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r})"
+
+    # ------------------------------------------------------------------ what a store implements
+    @abstractmethod
+    def _upsert_vertices(self, rows: list[dict]) -> None:
+        """Create or update vertices keyed by ``gf_id``; ``rows`` hold ``gf_id``, ``label`` and properties."""
+
+    @abstractmethod
+    def _upsert_edges(self, rows: list[dict]) -> None:
+        """Create or update edges keyed by ``gf_id``, from vertex ``src`` to vertex ``dst``."""
+
+    @abstractmethod
+    def _evidence_pages(self, page_size: int) -> Iterator[pd.DataFrame]:
+        """Evidence edges (``EVIDENCE_COLUMNS``), a page of accounts at a time."""
+
+    @abstractmethod
+    def _clear_ring_properties(self) -> None:
+        """Remove the ring properties from every account vertex."""
+
+    @abstractmethod
+    def _set_account_properties(self, rows: list[dict]) -> None:
+        """Set properties on account vertices; each row has ``gf_id`` and the properties."""
+
+    @abstractmethod
+    def _counts(self) -> tuple[int, int]:
+        ...
+
+    @abstractmethod
+    def _dump(self) -> tuple[list[dict], list[dict]]:
+        """All vertices (``gf_id, label`` + properties) and edges (``gf_id, label, src, dst`` + properties)."""
+
+
+def snapshot_frames(vertices, edges) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Vertex and edge dicts as two DataFrames sorted by ``gf_id``, columns sorted, times encoded.
+
+    Examples
+    --------
+    >>> v, e = snapshot_frames([{"gf_id": "b", "label": "ip"}, {"gf_id": "a", "label": "account", "name": "a"}], [])
+    >>> v.values.tolist()
+    [['a', 'account', 'a'], ['b', 'ip', None]]
+    """
+    def frame(rows, keys):
+        rows = [{k: (encode_times(v) if k == "success_us" and not isinstance(v, str) else v)
+                 for k, v in r.items() if v is not None} for r in rows]
+        df = pd.DataFrame(rows)
+        for k in keys:
+            if k not in df:
+                df[k] = pd.Series(dtype=object)
+        cols = list(keys) + sorted(c for c in df.columns if c not in keys)
+        df = df[cols].astype(object)
+        df = df.where(df.notna(), None)
+        return df.sort_values("gf_id", kind="stable").reset_index(drop=True)
+
+    return frame(vertices, ("gf_id", "label")), frame(edges, ("gf_id", "label", "src", "dst"))
+
+
+def ring_properties(result) -> list[dict]:
+    """What :meth:`GraphBackend.write_rings` sets: one dict per ring member.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> res = SimpleNamespace(rings=pd.DataFrame({"ring_id": ["r1", "r1"], "account_id": ["A", "B"]}),
+    ...     summary=pd.DataFrame({"ring_id": ["r1"], "score": [0.5], "flagged": [True], "size": [2]}))
+    >>> ring_properties(res)[0]
+    {'gf_id': 'account:A', 'ring_id': 'r1', 'ring_score': 0.5, 'ring_flagged': True, 'ring_size': 2}
+    """
+    summary = result.summary.set_index("ring_id")
+    rows = []
+    for rid, acct in zip(result.rings["ring_id"], result.rings["account_id"]):
+        s = summary.loc[rid]
+        rows.append({"gf_id": f"account:{acct}", "ring_id": rid, "ring_score": float(s["score"]),
+                     "ring_flagged": bool(s["flagged"]), "ring_size": int(s["size"])})
+    return rows
+
+
+def _batches(rows, size: int):
+    batch = []
+    for r in rows:
+        batch.append(r)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class NetworkXBackend(GraphBackend):
+    """The graph in memory as a ``networkx.DiGraph`` keyed by ``gf_id`` (the default store).
+
+    Nodes carry ``label`` and their properties; edges ``gf_id``, ``label`` and
+    theirs. ``graph`` is the DiGraph itself, for NetworkX algorithms.
+
+    Examples
+    --------
+    >>> import graphfraud
+    >>> g = graphfraud.connect("networkx")
+    >>> stats = g.load_case(graphfraud.load_case(graphfraud.sample_case_path()))
+    >>> g.counts() == (stats["vertices"], stats["edges"])
+    True
+    """
+
+    url = "networkx"
+
+    def __init__(self, graph: nx.DiGraph | None = None):
+        self.graph = graph if graph is not None else nx.DiGraph()
+        self.batch_size = 10_000
+        self.page_size = 10_000
+
+    def _upsert_vertices(self, rows):
+        for r in rows:
+            attrs = {k: v for k, v in r.items() if k != "gf_id"}
+            if r["gf_id"] in self.graph:
+                self.graph.nodes[r["gf_id"]].update(attrs)
+            else:
+                self.graph.add_node(r["gf_id"], **attrs)
+
+    def _upsert_edges(self, rows):
+        for r in rows:
+            src, dst = r["src"], r["dst"]
+            for end in (src, dst):
+                if end not in self.graph:
+                    raise InputError(f"edge {r['gf_id']!r} refers to vertex {end!r}, which is not in the graph; "
+                                     "load vertices before edges")
+            attrs = {k: v for k, v in r.items() if k not in ("src", "dst")}
+            if self.graph.has_edge(src, dst):
+                self.graph.edges[src, dst].update(attrs)
+            else:
+                self.graph.add_edge(src, dst, **attrs)
+
+    def _evidence_pages(self, page_size):
+        accounts = sorted(n for n, lab in self.graph.nodes(data="label") if lab == "account")
+        for start in range(0, len(accounts), page_size):
+            rows = []
+            for a in accounts[start:start + page_size]:
+                for _, dst, d in self.graph.out_edges(a, data=True):
+                    if d.get("label") in EVIDENCE_LABELS and d.get("success_us") is not None:
+                        rows.append((a[len("account:"):], dst, EVIDENCE_LABELS[d["label"]], d["success_us"]))
+            yield pd.DataFrame(rows, columns=EVIDENCE_COLUMNS)
+
+    def _clear_ring_properties(self):
+        for _, attrs in self.graph.nodes(data=True):
+            for k in RING_PROPERTIES:
+                attrs.pop(k, None)
+
+    def _set_account_properties(self, rows):
+        for r in rows:
+            if r["gf_id"] not in self.graph:
+                raise InputError(f"account vertex {r['gf_id']!r} is not in the graph; load the case first")
+            self.graph.nodes[r["gf_id"]].update({k: v for k, v in r.items() if k != "gf_id"})
+
+    def _counts(self):
+        return self.graph.number_of_nodes(), self.graph.number_of_edges()
+
+    def _dump(self):
+        vertices = [{"gf_id": n, **d} for n, d in self.graph.nodes(data=True)]
+        edges = [{"src": u, "dst": v, **d} for u, v, d in self.graph.edges(data=True)]
+        return vertices, edges
+
+
+def connect(url: str = "networkx", **options) -> GraphBackend:
+    """Open a graph store by URL.
+
+    ``networkx`` (in memory, the default); ``gremlite:///path/to/store.db`` (an
+    embedded Gremlin store on SQLite; ``gremlite://`` alone keeps it in memory);
+    ``ws://host:8182/gremlin`` or ``wss://<neptune-endpoint>:8182/gremlin`` (a
+    Gremlin server; pass ``neptune_iam=True`` to sign with AWS SigV4, which needs
+    ``pip install graphfraud[neptune]``). ``options`` go to the backend
+    (``batch_size``, ``page_size``, ``retries``, ...).
+
+    Examples
+    --------
+    >>> connect("networkx")
+    NetworkXBackend('networkx')
+    >>> connect("bolt://localhost")
+    Traceback (most recent call last):
+    ...
+    graphfraud.errors.InputError: unknown graph URL 'bolt://localhost': use networkx, gremlite:///path/to/store.db, ws://host:8182/gremlin or wss://host:8182/gremlin
+    """
+    if url in ("networkx", "networkx://", "nx"):
+        if options:
+            raise InputError(f"the networkx store takes no options, got {sorted(options)}")
+        return NetworkXBackend()
+    scheme = urlparse(url).scheme
+    if scheme in ("gremlite", "ws", "wss"):
+        from .gremlin_backend import GremlinBackend
+
+        return GremlinBackend(url, **options)
+    raise InputError(f"unknown graph URL {url!r}: use networkx, gremlite:///path/to/store.db, "
+                     "ws://host:8182/gremlin or wss://host:8182/gremlin")

@@ -1,0 +1,264 @@
+"""The property graph as two tables, vertices and edges: what every graph store is loaded from.
+
+One function turns a case into these records, so the NetworkX backend, the
+Gremlin backend and the Neptune bulk-load export all hold the very same graph.
+The evidence the ring scoring needs (who logged in successfully from which IP or
+device, and when) travels on the account–IP and account–device edges as
+``success_us``: the distinct successful-login times in microseconds since the
+Unix epoch, so any store can give back exactly what
+:func:`graphfraud.evidence.entity_activity` computes from the case.
+
+Vertices (``gf_id`` is the namespaced id, e.g. ``ip:1.2.3.4``; ``name`` the raw value):
+
+=========  =========================================
+label      properties
+=========  =========================================
+account    gf_id, name (ring_id, ring_score, ring_flagged, ring_size after a ring run)
+ip         gf_id, name, risk_score, is_tor, asn, n_accounts
+device     gf_id, name, n_accounts
+country    gf_id, name
+asn        gf_id, name
+=========  =========================================
+
+Edges (``src`` → ``dst`` are vertex ``gf_id``): ``USED_IP`` and ``USED_DEVICE``
+(account → ip/device: logins, fails, mfa_share, first_seen, last_seen,
+success_us), ``LOGGED_IN_FROM`` (account → country: logins), ``IN_ASN`` (ip → asn).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ._arrays import window_mask
+from .case import Case
+from .errors import InputError
+from .evidence import finish_activity
+
+__all__ = ["GraphRecords", "graph_records", "evidence_to_activity", "PROPERTY_TYPES", "EVIDENCE_LABELS",
+           "RING_PROPERTIES", "encode_times", "decode_times", "edge_id"]
+
+#: every property a graphfraud graph holds, with its type (Neptune bulk-load names)
+PROPERTY_TYPES = {
+    "gf_id": "String", "name": "String", "risk_score": "Int", "is_tor": "Bool", "asn": "Long",
+    "n_accounts": "Int", "logins": "Int", "fails": "Int", "mfa_share": "Double", "first_seen": "String",
+    "last_seen": "String", "success_us": "String",
+    "ring_id": "String", "ring_score": "Double", "ring_flagged": "Bool", "ring_size": "Int",
+}
+#: edge label -> entity type of the evidence it carries
+EVIDENCE_LABELS = {"USED_IP": "ip", "USED_DEVICE": "device"}
+RING_PROPERTIES = ("ring_id", "ring_score", "ring_flagged", "ring_size")
+
+_VERTEX_PROPS = {"account": [], "ip": ["risk_score", "is_tor", "asn", "n_accounts"], "device": ["n_accounts"],
+                 "country": [], "asn": []}
+_EDGE_PROPS = {"USED_IP": ["logins", "fails", "mfa_share", "first_seen", "last_seen", "success_us"],
+               "USED_DEVICE": ["logins", "fails", "mfa_share", "first_seen", "last_seen", "success_us"],
+               "LOGGED_IN_FROM": ["logins"], "IN_ASN": []}
+
+
+@dataclass(frozen=True, eq=False)
+class GraphRecords:
+    """``vertices`` (``gf_id, label, name`` + properties) and ``edges`` (``gf_id, label, src, dst`` + properties).
+
+    A property that does not apply to a row is ``None``; ``success_us`` holds
+    int64 arrays here and is encoded with :func:`encode_times` for a store.
+    """
+
+    vertices: pd.DataFrame
+    edges: pd.DataFrame
+
+    def vertex_properties(self, label: str) -> list[str]:
+        return ["name"] + _VERTEX_PROPS[label]
+
+    def edge_properties(self, label: str) -> list[str]:
+        return list(_EDGE_PROPS[label])
+
+    def vertex_rows(self, label: str | None = None):
+        """Dicts of ``gf_id``, ``label`` and the label's properties (None values left out)."""
+        return _rows(self.vertices, label, self.vertex_properties, ("gf_id", "label"))
+
+    def edge_rows(self, label: str | None = None):
+        return _rows(self.edges, label, self.edge_properties, ("gf_id", "label", "src", "dst"))
+
+
+def _rows(df: pd.DataFrame, label, props_of, keys):
+    labels = [label] if label else list(dict.fromkeys(df["label"]))
+    for lab in labels:
+        sub = df[df["label"] == lab]
+        cols = list(keys) + props_of(lab)
+        for rec in sub[cols].itertuples(index=False, name=None):
+            yield {k: v for k, v in zip(cols, rec) if v is not None and not (isinstance(v, float) and np.isnan(v))}
+
+
+def edge_id(label: str, src: str, dst: str) -> str:
+    """The key of an edge: its label and both ends, so upserting it twice finds the same edge.
+
+    Examples
+    --------
+    >>> edge_id("USED_IP", "account:A1", "ip:1.2.3.4")
+    'USED_IP|account:A1|ip:1.2.3.4'
+    """
+    return f"{label}|{src}|{dst}"
+
+
+def encode_times(us) -> str:
+    """Microsecond timestamps as the space-separated text a graph store keeps.
+
+    Examples
+    --------
+    >>> encode_times([1, 20, 300])
+    '1 20 300'
+    >>> decode_times('1 20 300').tolist()
+    [1, 20, 300]
+    """
+    return " ".join(map(str, np.asarray(us, dtype=np.int64).tolist()))
+
+
+def decode_times(text) -> np.ndarray:
+    if text is None or (isinstance(text, float) and np.isnan(text)):
+        return np.empty(0, dtype=np.int64)
+    if isinstance(text, np.ndarray):
+        return text.astype(np.int64)
+    return np.array(str(text).split(), dtype=np.int64)
+
+
+def _iso(values) -> list:
+    return [None if pd.isna(v) else pd.Timestamp(v).strftime("%Y-%m-%d %H:%M:%S") for v in values]
+
+
+def graph_records(case: Case, since=None, until=None) -> GraphRecords:
+    """Vertices and edges of the account–IP–device–country–ASN graph from the logins in ``[since, until]``.
+
+    Sorted by ``gf_id`` so the same case always gives the same records.
+
+    Examples
+    --------
+    >>> import pandas as pd, graphfraud
+    >>> lg = pd.DataFrame({"event_ts": ["2025-08-01 10:00", "2025-08-01 10:05"], "account_id": ["A", "B"],
+    ...     "ip": ["1.1.1.1", "1.1.1.1"], "country_iso": ["DE", "DE"], "result": ["SUCCESS", "FAIL"],
+    ...     "mfa_used": [0, 0], "device_id": [None, None]})
+    >>> rec = graph_records(graphfraud.case_from_frames(logins=lg))
+    >>> rec.vertices["gf_id"].tolist()
+    ['account:A', 'account:B', 'country:DE', 'ip:1.1.1.1']
+    >>> rec.edges[["label", "src", "logins", "fails"]].values.tolist()[:2]
+    [['LOGGED_IN_FROM', 'account:A', 1, None], ['USED_IP', 'account:A', 1, 0]]
+    """
+    lg = case.logins
+    keep = window_mask(lg["event_ts"], since, until)
+    ts_us = lg["event_ts"].to_numpy(dtype="datetime64[us]")[keep].view(np.int64)
+    df = pd.DataFrame({
+        "account": lg["account_id"].astype(object).to_numpy()[keep],
+        "ip": lg["ip"].astype(object).to_numpy()[keep],
+        "device": lg["device_id"].astype(object).to_numpy()[keep],
+        "country": lg["country_iso"].astype(object).to_numpy()[keep],
+        "fail": (lg["result"].to_numpy() == "FAIL")[keep],
+        "success": (lg["result"].to_numpy() == "SUCCESS")[keep],
+        "mfa": lg["mfa_used"].to_numpy(dtype=bool)[keep],
+        "ts": ts_us,
+    })
+    vertices, edges = [], []
+    accounts = pd.unique(df["account"])
+    vertices.append(pd.DataFrame({"gf_id": "account:" + accounts.astype(str), "label": "account", "name": accounts}))
+
+    rep = case.ip_reputation.set_index("ip")
+    for kind, label in (("ip", "USED_IP"), ("device", "USED_DEVICE")):
+        sub = df[df[kind].notna()]
+        agg = sub.groupby(["account", kind], sort=True).agg(
+            logins=("fail", "size"), fails=("fail", "sum"), mfa_share=("mfa", "mean"),
+            first_seen=("ts", "min"), last_seen=("ts", "max")).reset_index()
+        succ = sub.loc[sub["success"], ["account", kind, "ts"]].drop_duplicates()
+        succ = succ.sort_values(["account", kind, "ts"], kind="stable")
+        key = pd.MultiIndex.from_frame(succ[["account", kind]])
+        starts = np.flatnonzero(np.r_[True, (key[1:] != key[:-1])]) if len(succ) else np.empty(0, dtype=int)
+        groups = np.split(succ["ts"].to_numpy(), starts[1:]) if len(succ) else []
+        times = pd.Series(groups, index=key[starts] if len(succ) else pd.MultiIndex.from_arrays([[], []]),
+                          dtype=object)
+        at = pd.MultiIndex.from_frame(agg[["account", kind]])
+        success_us = times.reindex(at).to_numpy()
+        edges.append(pd.DataFrame({
+            "gf_id": [edge_id(label, f"account:{a}", f"{kind}:{v}") for a, v in zip(agg["account"], agg[kind])],
+            "label": label, "src": "account:" + agg["account"].astype(str), "dst": kind + ":" + agg[kind].astype(str),
+            "logins": agg["logins"].astype(int).to_numpy(dtype=object),
+            "fails": agg["fails"].astype(int).to_numpy(dtype=object),
+            "mfa_share": agg["mfa_share"].astype(float).to_numpy(dtype=object),
+            "first_seen": _iso(pd.to_datetime(agg["first_seen"], unit="us")),
+            "last_seen": _iso(pd.to_datetime(agg["last_seen"], unit="us")),
+            "success_us": [t if isinstance(t, np.ndarray) else None for t in success_us],
+        }))
+        per = sub.groupby(kind)["account"].nunique()
+        v = pd.DataFrame({"gf_id": kind + ":" + per.index.astype(str), "label": kind, "name": per.index.to_numpy(),
+                          "n_accounts": per.to_numpy(dtype=object)})
+        if kind == "ip":
+            r = rep.reindex(per.index)
+            v["risk_score"] = [None if pd.isna(x) else int(x) for x in r["risk_score"]]
+            v["is_tor"] = [None if pd.isna(x) else bool(x) for x in r["is_tor"]]
+            v["asn"] = [None if pd.isna(x) else int(x) for x in r["asn"]]
+            asn = r["asn"].dropna().astype("int64")
+            if len(asn):
+                names = sorted(set(asn.tolist()))
+                vertices.append(pd.DataFrame({"gf_id": [f"asn:{a}" for a in names], "label": "asn",
+                                              "name": [str(a) for a in names]}))
+                edges.append(pd.DataFrame({
+                    "gf_id": [edge_id("IN_ASN", f"ip:{ip}", f"asn:{a}") for ip, a in asn.items()],
+                    "label": "IN_ASN", "src": [f"ip:{ip}" for ip in asn.index],
+                    "dst": [f"asn:{a}" for a in asn.to_numpy()]}))
+        vertices.append(v)
+
+    sub = df[df["country"].notna()]
+    per = sub.groupby(["account", "country"], sort=True).size()
+    countries = sorted(set(sub["country"]))
+    vertices.append(pd.DataFrame({"gf_id": [f"country:{c}" for c in countries], "label": "country",
+                                  "name": countries}))
+    edges.append(pd.DataFrame({
+        "gf_id": [edge_id("LOGGED_IN_FROM", f"account:{a}", f"country:{c}") for a, c in per.index],
+        "label": "LOGGED_IN_FROM", "src": [f"account:{a}" for a, _ in per.index],
+        "dst": [f"country:{c}" for _, c in per.index], "logins": per.to_numpy(dtype=object)}))
+
+    v = pd.concat(vertices, ignore_index=True)
+    e = pd.concat(edges, ignore_index=True)
+    v = v.astype(object).where(v.notna(), None).sort_values("gf_id", kind="stable").reset_index(drop=True)
+    e = e.astype(object)
+    e = e.where(e.notna(), None)
+    e = e.sort_values("gf_id", kind="stable").reset_index(drop=True)
+    return GraphRecords(v, e)
+
+
+def evidence_to_activity(evidence: pd.DataFrame, since=None, until=None, coactivity_minutes: float = 30,
+                         exclude_ips=()) -> pd.DataFrame:
+    """The ring-scoring activity table from evidence edges read back from a graph store.
+
+    ``evidence`` has ``account_id, entity, entity_type, success_us`` (arrays or
+    the encoded text). The result equals
+    :func:`graphfraud.evidence.entity_activity` on the same case and arguments.
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"account_id": ["A", "B"], "entity": ["ip:1.1.1.1"] * 2, "entity_type": ["ip"] * 2,
+    ...                    "success_us": ["0 1800000000", "60000000"]})
+    >>> evidence_to_activity(ev)["bin"].tolist()
+    [0, 1, 0]
+    """
+    if not coactivity_minutes > 0:
+        raise InputError(f"coactivity_minutes must be positive, got {coactivity_minutes!r}")
+    arrays = [decode_times(t) for t in evidence["success_us"]]
+    lengths = np.fromiter((len(a) for a in arrays), dtype=np.int64, count=len(arrays))
+    us = np.concatenate(arrays) if arrays else np.empty(0, dtype=np.int64)
+    act = pd.DataFrame({
+        "account_id": np.repeat(evidence["account_id"].to_numpy(dtype=object), lengths),
+        "entity": np.repeat(evidence["entity"].to_numpy(dtype=object), lengths),
+        "entity_type": np.repeat(evidence["entity_type"].to_numpy(dtype=object), lengths),
+        "ns": us * 1000,
+    })
+    keep = np.ones(len(act), dtype=bool)
+    if since is not None:
+        keep &= act["ns"].to_numpy() >= pd.Timestamp(since).value
+    if until is not None:
+        keep &= act["ns"].to_numpy() <= pd.Timestamp(until).value
+    act = act[keep]
+    origin = int(act["ns"].min()) if len(act) else 0
+    if len(exclude_ips):
+        act = act[~act["entity"].isin([f"ip:{ip}" for ip in exclude_ips])]
+    act = act.assign(bin=(act["ns"].to_numpy() - origin) // np.int64(round(coactivity_minutes * 60e9)))
+    return finish_activity(act, origin, coactivity_minutes)

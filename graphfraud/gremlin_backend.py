@@ -1,0 +1,358 @@
+"""The Gremlin store: gremlite (embedded, on SQLite), a TinkerPop Gremlin Server, or Amazon Neptune.
+
+Everything goes through gremlinpython bytecode, with values as arguments of the
+steps: no Gremlin script is ever built from data, so an account id such as
+``x'); g.V().drop(); //`` is stored as the text it is.
+
+Upserts are keyed by the ``gf_id`` property. Where the server has ``mergeV``/
+``mergeE`` (TinkerPop 3.6+, Neptune 1.2.1+) they are used; elsewhere (gremlite,
+older servers) the ``fold().coalesce(unfold(), addV())`` pattern. Which one is
+found out on connect by asking the server to compile an empty ``mergeV``, not
+configured. Transient errors (Neptune's ConcurrentModificationException, a busy
+SQLite file, a dropped socket) are retried with exponential backoff.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from urllib.parse import urlparse
+
+import pandas as pd
+from gremlin_python.process.anonymous_traversal import traversal
+from gremlin_python.process.graph_traversal import __
+from gremlin_python.process.traversal import Cardinality, Direction, Merge, P, T
+
+from .backend import EVIDENCE_COLUMNS, GraphBackend
+from .errors import GraphFraudError, InputError
+from .graph_records import EVIDENCE_LABELS, RING_PROPERTIES, encode_times
+
+__all__ = ["GremlinBackend", "is_transient", "neptune_iam_headers"]
+
+_TRANSIENT_MARKERS = ("ConcurrentModificationException", "database is locked", "database table is locked",
+                      "ThrottlingException", "TooManyRequests", "Connection reset", "Server disconnected",
+                      "ReadOnlyViolationException")
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a failed request is worth retrying as it is.
+
+    Examples
+    --------
+    >>> is_transient(RuntimeError("ConcurrentModificationException: Conflict with another transaction"))
+    True
+    >>> is_transient(ValueError("unknown step mergeV"))
+    False
+    """
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return True
+    text = f"{type(exc).__name__}: {exc}"
+    return any(m in text for m in _TRANSIENT_MARKERS)
+
+
+def neptune_iam_headers(url: str, region: str | None = None) -> dict:
+    """SigV4 headers for a Neptune websocket, signed with the standard AWS credential chain.
+
+    Needs ``botocore`` (``pip install graphfraud[neptune]``). The region comes
+    from ``region``, else ``AWS_REGION``/``AWS_DEFAULT_REGION`` or the AWS config,
+    else the endpoint name (``*.<region>.neptune.amazonaws.com``).
+    """
+    try:
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.session import Session
+    except ImportError as exc:  # pragma: no cover - depends on the extra
+        raise GraphFraudError("Neptune IAM signing needs botocore: pip install 'graphfraud[neptune]'") from exc
+    parsed = urlparse(url)
+    session = Session()
+    credentials = session.get_credentials()
+    if credentials is None:
+        raise GraphFraudError("Neptune IAM signing found no AWS credentials (environment, ~/.aws, or an "
+                              "instance/notebook role)")
+    region = (region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+              or session.get_config_variable("region") or _region_from_host(parsed.hostname or ""))
+    if not region:
+        raise GraphFraudError(f"no AWS region for {url!r}: set AWS_REGION or pass region=")
+    # Neptune verifies the signature over the HTTPS form of the websocket URL
+    https = parsed._replace(scheme="https").geturl()
+    request = AWSRequest(method="GET", url=https, data=None)
+    SigV4Auth(credentials.get_frozen_credentials(), "neptune-db", region).add_auth(request)
+    headers = dict(request.headers.items())
+    headers["Host"] = parsed.netloc
+    return headers
+
+
+def _region_from_host(host: str) -> str | None:
+    parts = host.split(".")
+    if "neptune" in parts:
+        i = parts.index("neptune")
+        return parts[i - 1] if i >= 1 else None
+    return None
+
+
+class GremlinBackend(GraphBackend):
+    """A graph in a Gremlin store reached through gremlinpython.
+
+    Parameters
+    ----------
+    url
+        ``gremlite:///path/to/store.db`` (``gremlite://`` alone: in memory),
+        ``ws://host:8182/gremlin`` or ``wss://host:8182/gremlin``.
+    batch_size
+        upserts per transaction (gremlite) or per request (servers: they are
+        chained into one traversal, the way Neptune recommends batching).
+    page_size
+        accounts per evidence read.
+    retries, backoff
+        attempts after a transient error, and the first wait in seconds (doubled each time).
+    neptune_iam, region
+        sign the websocket with AWS SigV4 (Neptune with IAM auth enabled).
+    traversal_source
+        use this ``GraphTraversalSource`` instead of opening one (e.g. the ``g``
+        a notebook already has); ``url`` is then only a label.
+
+    Examples
+    --------
+    >>> import graphfraud
+    >>> g = graphfraud.connect("gremlite://")
+    >>> _ = g.load_case(graphfraud.load_case(graphfraud.sample_case_path()))
+    >>> g.counts()[0] > 1000, g.upsert_mode
+    (True, 'fold/coalesce')
+    """
+
+    def __init__(self, url: str, batch_size: int | None = None, page_size: int = 500, retries: int = 5,
+                 backoff: float = 0.2, neptune_iam: bool = False, region: str | None = None,
+                 traversal_source=None):
+        self.url, self.retries, self.backoff, self.page_size = url, retries, backoff, page_size
+        parsed = urlparse(url)
+        self._embedded = parsed.scheme == "gremlite"
+        self._neptune_iam, self._region = neptune_iam, region
+        self.batch_size = batch_size or (500 if self._embedded else 50)
+        if self._embedded and neptune_iam:
+            raise InputError("--neptune-iam applies to a wss:// Neptune endpoint, not to gremlite")
+        self._remote = None
+        if traversal_source is not None:
+            self.g = traversal_source
+        else:
+            self._open()
+        self.upsert_mode = "mergeV/mergeE" if self._has_merge() else "fold/coalesce"
+
+    # ------------------------------------------------------------------ connection
+    def _open(self) -> None:
+        parsed = urlparse(self.url)
+        if self._embedded:
+            try:
+                from gremlite import SQLiteConnection
+            except ImportError as exc:  # pragma: no cover - gremlite is a dependency
+                raise GraphFraudError("the gremlite store needs the gremlite package") from exc
+            path = parsed.path or ""
+            if parsed.netloc:  # gremlite://relative/path.db
+                path = parsed.netloc + path
+            if path:
+                folder = os.path.dirname(os.path.abspath(path))
+                if not os.path.isdir(folder):
+                    raise InputError(f"gremlite store {path!r}: folder {folder!r} does not exist")
+            self._remote = SQLiteConnection(path or ":memory:")
+        elif parsed.scheme in ("ws", "wss"):
+            from gremlin_python.driver.driver_remote_connection import DriverRemoteConnection
+
+            headers = neptune_iam_headers(self.url, self._region) if self._neptune_iam else None
+            self._remote = DriverRemoteConnection(self.url, "g", headers=headers)
+        else:
+            raise InputError(f"not a Gremlin URL: {self.url!r}")
+        self.g = traversal().with_remote(self._remote)
+
+    def close(self) -> None:
+        if self._remote is not None:
+            if self._embedded:
+                self._remote.commit()
+            self._remote.close()
+            self._remote = None
+
+    def _commit(self) -> None:
+        # servers commit each request; gremlite holds one SQLite transaction until told
+        if self._embedded and self._remote is not None:
+            self._remote.commit()
+
+    def _has_merge(self) -> bool:
+        try:
+            self._run(lambda: self.g.V().limit(0).merge_v({T.label: "gf_probe"}).to_list())
+        except GraphFraudError:
+            raise
+        except Exception:  # the server could not compile mergeV: it predates TinkerPop 3.6
+            if self._embedded:
+                self._remote.rollback()
+            return False
+        return True
+
+    def _run(self, request):
+        """Run ``request()``, retrying transient failures with exponential backoff and jitter."""
+        for attempt in range(self.retries + 1):
+            try:
+                return request()
+            except Exception as exc:
+                if not is_transient(exc) or attempt == self.retries:
+                    raise
+                if self._embedded and self._remote is not None:
+                    self._remote.rollback()
+                time.sleep(self.backoff * (2 ** attempt) * (1 + random.random()))
+                if isinstance(exc, ConnectionError) and not self._embedded:
+                    self._reopen()
+
+    def _reopen(self) -> None:
+        try:
+            if self._remote is not None:
+                self._remote.close()
+        except Exception:  # the socket is already gone; a new one follows
+            pass
+        self._open()
+
+    # ------------------------------------------------------------------ upserts
+    def _requests(self, rows, add):
+        """Group rows into traversals: one per row on gremlite (faster there), chained on a server."""
+        per = 1 if self._embedded else self.batch_size
+        for start in range(0, len(rows), per):
+            chunk = rows[start:start + per]
+            t = self.g
+            for i, r in enumerate(chunk):
+                t = add(t, r, i)
+            yield chunk, t
+
+    def _upsert_vertices(self, rows):
+        add = self._merge_vertex if self.upsert_mode == "mergeV/mergeE" else self._coalesce_vertex
+        self._write(rows, add, "vertex")
+
+    def _upsert_edges(self, rows):
+        add = self._merge_edge if self.upsert_mode == "mergeV/mergeE" else self._coalesce_edge
+        self._write(rows, add, "edge")
+
+    def _write(self, rows, add, what: str) -> None:
+        # one retryable unit per batch: on gremlite a rollback undoes the part already written
+        self._run(lambda: self._write_batch(rows, add, what))
+        self._commit()
+
+    def _write_batch(self, rows, add, what: str) -> None:
+        for chunk, t in self._requests(rows, add):
+            got = t.count().to_list()
+            if got != [1]:
+                self._explain_missing(chunk, what)
+
+    def _explain_missing(self, chunk, what: str):
+        for r in chunk:
+            ends = [r["src"], r["dst"]] if what == "edge" else []
+            for end in ends:
+                if not self.g.V().has(_label_of(end), "gf_id", end).limit(1).count().to_list() == [1]:
+                    raise InputError(f"edge {r['gf_id']!r} refers to vertex {end!r}, which is not in the graph; "
+                                     "load vertices before edges")
+        raise GraphFraudError(f"a {what} upsert returned no element (first in the request: {chunk[0]['gf_id']!r})")
+
+    @staticmethod
+    def _vertex_props(t, r):
+        for k, v in r.items():
+            if k not in ("gf_id", "label"):
+                t = t.property(Cardinality.single, k, _value(k, v))
+        return t
+
+    @staticmethod
+    def _edge_props(t, r):
+        for k, v in r.items():
+            if k not in ("gf_id", "label", "src", "dst"):
+                t = t.property(k, _value(k, v))
+        return t
+
+    def _merge_vertex(self, t, r, i):
+        return self._vertex_props(t.merge_v({T.label: r["label"], "gf_id": r["gf_id"]}), r)
+
+    def _coalesce_vertex(self, t, r, i):
+        t = t.V().has(r["label"], "gf_id", r["gf_id"]).fold().coalesce(
+            __.unfold(), __.add_v(r["label"]).property(Cardinality.single, "gf_id", r["gf_id"]))
+        return self._vertex_props(t, r)
+
+    def _merge_edge(self, t, r, i):
+        t = (t.merge_e({T.label: r["label"], Direction.OUT: Merge.out_v, Direction.IN: Merge.in_v,
+                        "gf_id": r["gf_id"]})
+             .option(Merge.out_v, {T.label: _label_of(r["src"]), "gf_id": r["src"]})
+             .option(Merge.in_v, {T.label: _label_of(r["dst"]), "gf_id": r["dst"]}))
+        return self._edge_props(t, r)
+
+    def _coalesce_edge(self, t, r, i):
+        # look the edge up from its source: accounts and IPs have few out-edges, while an
+        # IP's in-edges can number thousands
+        to = f"to{i}"
+        t = (t.V().has(_label_of(r["dst"]), "gf_id", r["dst"]).as_(to)
+             .V().has(_label_of(r["src"]), "gf_id", r["src"])
+             .coalesce(__.out_e(r["label"]).has("gf_id", r["gf_id"]),
+                       __.add_e(r["label"]).to(to).property("gf_id", r["gf_id"])))
+        return self._edge_props(t, r)
+
+    # ------------------------------------------------------------------ reads and ring write-back
+    def _evidence_pages(self, page_size):
+        accounts = sorted(self._run(lambda: self.g.V().has_label("account").values("gf_id").to_list()))
+        for start in range(0, len(accounts), page_size):
+            page = accounts[start:start + page_size]
+            rows = self._run(lambda: (
+                self.g.V().has("account", "gf_id", P.within(page))
+                .out_e(*EVIDENCE_LABELS).has("success_us")
+                .project("account", "entity", "label", "success_us")
+                .by(__.out_v().values("gf_id")).by(__.in_v().values("gf_id")).by(__.label()).by(__.values("success_us"))
+                .to_list()))
+            yield pd.DataFrame({
+                "account_id": [r["account"][len("account:"):] for r in rows],
+                "entity": [r["entity"] for r in rows],
+                "entity_type": [EVIDENCE_LABELS[r["label"]] for r in rows],
+                "success_us": [r["success_us"] for r in rows],
+            }, columns=EVIDENCE_COLUMNS)
+
+    def _clear_ring_properties(self):
+        self._run(lambda: self.g.V().has_label("account").has("ring_id").properties(*RING_PROPERTIES)
+                  .drop().to_list())
+        self._commit()
+
+    def _set_account_properties(self, rows):
+        def add(t, r, i):
+            return self._vertex_props(t.V().has("account", "gf_id", r["gf_id"]), r)
+
+        def batch():
+            for chunk, t in self._requests(rows, add):
+                if t.count().to_list() != [1]:
+                    missing = [r["gf_id"] for r in chunk
+                               if self.g.V().has("account", "gf_id", r["gf_id"]).count().to_list() != [1]]
+                    raise InputError(f"account vertices {missing[:5]} are not in the graph; load the case first")
+
+        self._run(batch)
+        self._commit()
+
+    def _counts(self):
+        return (self._run(lambda: self.g.V().count().to_list())[0],
+                self._run(lambda: self.g.E().count().to_list())[0])
+
+    def _dump(self):
+        vs = self._run(lambda: self.g.V().project("label", "props").by(__.label()).by(__.value_map()).to_list())
+        es = self._run(lambda: self.g.E().project("label", "src", "dst", "props").by(__.label())
+                       .by(__.out_v().values("gf_id")).by(__.in_v().values("gf_id")).by(__.value_map()).to_list())
+        vertices = [{"label": v["label"], **_single(v["props"])} for v in vs]
+        edges = [{"label": e["label"], "src": e["src"], "dst": e["dst"], **_single(e["props"])} for e in es]
+        return vertices, edges
+
+    def ring_accounts(self, ring_id: str) -> list[str]:
+        """Account ids whose vertex carries ``ring_id`` (what :meth:`write_rings` wrote)."""
+        ids = self._run(lambda: self.g.V().has("account", "ring_id", ring_id).values("gf_id").to_list())
+        return sorted(i[len("account:"):] for i in ids)
+
+
+def _single(props: dict) -> dict:
+    # vertex properties come back as lists (multi-properties); ours are all single
+    return {k: (v[0] if isinstance(v, list) and len(v) == 1 else v) for k, v in props.items()}
+
+
+def _label_of(gf_id: str) -> str:
+    return gf_id.split(":", 1)[0]
+
+
+def _value(key: str, value):
+    if key == "success_us" and not isinstance(value, str):
+        return encode_times(value)
+    if hasattr(value, "item"):  # numpy scalars: gremlinpython serialises Python types
+        return value.item()
+    return value
