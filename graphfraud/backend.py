@@ -171,7 +171,7 @@ def snapshot_frames(vertices, edges) -> tuple[pd.DataFrame, pd.DataFrame]:
     def frame(rows, keys):
         rows = [{k: (encode_times(v) if k == "success_us" and not isinstance(v, str) else v)
                  for k, v in r.items() if v is not None} for r in rows]
-        df = pd.DataFrame(rows)
+        df = pd.DataFrame(rows, dtype=object)
         for k in keys:
             if k not in df:
                 df[k] = pd.Series(dtype=object)

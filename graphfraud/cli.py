@@ -52,6 +52,18 @@ def _parser() -> argparse.ArgumentParser:
     o.add_argument("--resolution", type=float, default=1.0)
     o.add_argument("--seed", type=int, default=0)
 
+    x = sub.add_parser("export", help="write the graph for another store")
+    xsub = x.add_subparsers(dest="export_format", required=True)
+    n = xsub.add_parser("neptune-csv", help="Amazon Neptune Gremlin bulk-load CSV files (see docs/neptune.md)")
+    nsrc = n.add_mutually_exclusive_group()
+    nsrc.add_argument("--db", type=Path, help="case as a SQLite file (default: the bundled sample case)")
+    nsrc.add_argument("--csv", type=Path, help="case as a folder of CSVs")
+    n.add_argument("--out", type=Path, required=True, help="folder for the CSV files and manifest.json")
+    n.add_argument("--max-mb", type=float, default=100, help="largest file in MiB (default 100)")
+    n.add_argument("--since", default=None, help="only logins from this time on")
+    n.add_argument("--until", default=None, help="only logins up to this time")
+    n.add_argument("-q", "--quiet", action="store_true")
+
     g = sub.add_parser("generate", help="write a synthetic case (and its ground truth) to a SQLite file")
     g.add_argument("--accounts", type=int, required=True, help="number of accounts")
     g.add_argument("--seed", type=int, default=0, help="random seed (same seed, same case)")
@@ -64,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"analyze": _analyze, "generate": _generate, "case": _case}[args.command](args)
+        return {"analyze": _analyze, "generate": _generate, "case": _case, "export": _export}[args.command](args)
     except GraphFraudError as exc:
         print(f"graphfraud: error: {exc}", file=sys.stderr)
         return 2
@@ -134,6 +146,27 @@ def _case(args) -> int:
     folder = open_case(case, args.ring_id, args.out, method=args.ring_method, resolution=args.resolution,
                        seed=args.seed)
     print(f"case folder: {folder}")
+    return 0
+
+
+def _export(args) -> int:
+    from .data import sample_case_path
+    from .graph_records import graph_records
+    from .loaders import load_case
+    from .neptune_csv import export_neptune_csv
+    from .progress import Progress
+
+    progress = Progress(total=3, quiet=args.quiet)
+    path = args.db or args.csv or sample_case_path()
+    with progress.stage(f"loading {path}"):
+        case = load_case(path)
+    with progress.stage("building the graph records"):
+        records = graph_records(case, args.since, args.until)
+    with progress.stage(f"writing {args.out}"):
+        manifest = export_neptune_csv(records, args.out, max_bytes=int(args.max_mb * 2**20))
+    total = sum(f["bytes"] for f in manifest["files"])
+    print(f"{len(records.vertices):,} vertices, {len(records.edges):,} edges in {len(manifest['files'])} file(s), "
+          f"{total / 2**20:.1f} MiB: {args.out}/ (manifest.json lists them)")
     return 0
 
 

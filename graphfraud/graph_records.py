@@ -192,9 +192,10 @@ def graph_records(case: Case, since=None, until=None) -> GraphRecords:
                           "n_accounts": per.to_numpy(dtype=object)})
         if kind == "ip":
             r = rep.reindex(per.index)
-            v["risk_score"] = [None if pd.isna(x) else int(x) for x in r["risk_score"]]
-            v["is_tor"] = [None if pd.isna(x) else bool(x) for x in r["is_tor"]]
-            v["asn"] = [None if pd.isna(x) else int(x) for x in r["asn"]]
+            # object arrays: a list of ints with a None would silently become floats
+            v["risk_score"] = np.array([None if pd.isna(x) else int(x) for x in r["risk_score"]], dtype=object)
+            v["is_tor"] = np.array([None if pd.isna(x) else bool(x) for x in r["is_tor"]], dtype=object)
+            v["asn"] = np.array([None if pd.isna(x) else int(x) for x in r["asn"]], dtype=object)
             asn = r["asn"].dropna().astype("int64")
             if len(asn):
                 names = sorted(set(asn.tolist()))

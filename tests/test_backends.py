@@ -48,6 +48,7 @@ def test_tiny_graph_has_the_vertices_and_edges_we_expect(store):
     v, e = store.snapshot()
     ip = v.set_index("gf_id").loc["ip:2.2.2.2"]
     assert (ip["label"], ip["risk_score"], ip["is_tor"], ip["asn"], ip["n_accounts"]) == ("ip", 95, True, 64501, 1)
+    assert all(type(ip[k]) is int for k in ("risk_score", "asn", "n_accounts"))  # not 95.0
     a2 = e.set_index("gf_id").loc["USED_IP|account:A2|ip:1.1.1.1"]
     assert (a2["logins"], a2["fails"], a2["first_seen"]) == (2, 1, "2025-08-01 10:05:00")
     # A3 only failed: its edge has no success times, so it is no evidence
