@@ -29,7 +29,7 @@ from ..case import Case
 from ..errors import InputError
 from ..schema import TABLE_NAMES, TABLES
 
-__all__ = ["run", "names", "query", "Query", "case_connection"]
+__all__ = ["run", "names", "query", "Query", "case_connection", "gremlin", "gremlin_names"]
 
 _PARAM_LINE = re.compile(r"^--\s*param:\s*(\w+)\s*=\s*(\S+)\s*(.*)$")
 _BIND = re.compile(r"(?<!:):(\w+)")
@@ -55,6 +55,28 @@ def names() -> list[str]:
     True
     """
     return sorted(p.name[:-4] for p in resources.files(__package__).iterdir() if p.name.endswith(".sql"))
+
+
+def gremlin_names() -> list[str]:
+    """Names of the bundled Gremlin queries (``*.gremlin``, for ``%%gremlin`` notebook cells).
+
+    Examples
+    --------
+    >>> "ring_members" in gremlin_names()
+    True
+    """
+    return sorted(p.name[:-8] for p in resources.files(__package__).iterdir() if p.name.endswith(".gremlin"))
+
+
+def gremlin(name: str) -> str:
+    """The text of ``<name>.gremlin``: one traversal with ``${param}`` placeholders as graph-notebook fills them.
+
+    The same traversals run from Python, returning DataFrames, in :mod:`graphfraud.traversals`.
+    """
+    available = gremlin_names()
+    if name not in available:
+        raise InputError(f"unknown Gremlin query {name!r}; available: {', '.join(available)}")
+    return resources.files(__package__).joinpath(f"{name}.gremlin").read_text(encoding="utf-8").strip()
 
 
 def query(name: str) -> Query:
