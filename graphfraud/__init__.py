@@ -29,11 +29,14 @@ if not _os.path.isdir(_os.path.join(_here, "loaders")) and _os.path.isfile(
 ):
     __path__.append(_root)  # type: ignore[name-defined]  # noqa: F821
 
+from .backend import GraphBackend, NetworkXBackend, connect  # noqa: E402
 from .bursts import detect_bursts  # noqa: E402
 from .case import Case, case_from_frames  # noqa: E402
 from .data import sample_case_path  # noqa: E402
 from .errors import GraphFraudError, InputError, SchemaError  # noqa: E402
 from .graph import build_graph  # noqa: E402
+from .graph_records import GraphRecords, graph_records  # noqa: E402
+from .neptune_csv import export_neptune_csv, read_neptune_csv  # noqa: E402
 from .loaders import load_case  # noqa: E402
 from .signals import DEFAULT_WEIGHTS, account_signals  # noqa: E402
 from .cases import open_case  # noqa: E402
@@ -45,6 +48,13 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Case",
+    "GraphBackend",
+    "GraphRecords",
+    "NetworkXBackend",
+    "connect",
+    "export_neptune_csv",
+    "graph_records",
+    "read_neptune_csv",
     "DEFAULT_WEIGHTS",
     "GraphFraudError",
     "InputError",
