@@ -124,8 +124,13 @@ def decode_times(text) -> np.ndarray:
     return np.array(str(text).split(), dtype=np.int64)
 
 
-def _iso(values) -> list:
-    return [None if pd.isna(v) else pd.Timestamp(v).strftime("%Y-%m-%d %H:%M:%S") for v in values]
+def _iso(us: np.ndarray) -> np.ndarray:
+    text = np.datetime_as_string(np.asarray(us, dtype=np.int64).astype("datetime64[us]"), unit="s")
+    return np.char.replace(text, "T", " ").astype(object)
+
+
+def _edge_ids(label: str, src: pd.Series, dst: pd.Series) -> np.ndarray:
+    return (label + "|" + src.astype(str) + "|" + dst.astype(str)).to_numpy(dtype=object)
 
 
 def graph_records(case: Case, since=None, until=None) -> GraphRecords:
@@ -142,8 +147,8 @@ def graph_records(case: Case, since=None, until=None) -> GraphRecords:
     >>> rec = graph_records(graphfraud.case_from_frames(logins=lg))
     >>> rec.vertices["gf_id"].tolist()
     ['account:A', 'account:B', 'country:DE', 'ip:1.1.1.1']
-    >>> rec.edges[["label", "src", "logins", "fails"]].values.tolist()[:2]
-    [['LOGGED_IN_FROM', 'account:A', 1, None], ['USED_IP', 'account:A', 1, 0]]
+    >>> rec.edges.loc[rec.edges["label"] == "USED_IP", ["src", "logins", "fails"]].values.tolist()
+    [['account:A', 1, 0], ['account:B', 1, 1]]
     """
     lg = case.logins
     keep = window_mask(lg["event_ts"], since, until)
@@ -177,14 +182,13 @@ def graph_records(case: Case, since=None, until=None) -> GraphRecords:
                           dtype=object)
         at = pd.MultiIndex.from_frame(agg[["account", kind]])
         success_us = times.reindex(at).to_numpy()
+        src, dst = "account:" + agg["account"].astype(str), kind + ":" + agg[kind].astype(str)
         edges.append(pd.DataFrame({
-            "gf_id": [edge_id(label, f"account:{a}", f"{kind}:{v}") for a, v in zip(agg["account"], agg[kind])],
-            "label": label, "src": "account:" + agg["account"].astype(str), "dst": kind + ":" + agg[kind].astype(str),
+            "gf_id": _edge_ids(label, src, dst), "label": label, "src": src, "dst": dst,
             "logins": agg["logins"].astype(int).to_numpy(dtype=object),
             "fails": agg["fails"].astype(int).to_numpy(dtype=object),
             "mfa_share": agg["mfa_share"].astype(float).to_numpy(dtype=object),
-            "first_seen": _iso(pd.to_datetime(agg["first_seen"], unit="us")),
-            "last_seen": _iso(pd.to_datetime(agg["last_seen"], unit="us")),
+            "first_seen": _iso(agg["first_seen"].to_numpy()), "last_seen": _iso(agg["last_seen"].to_numpy()),
             "success_us": [t if isinstance(t, np.ndarray) else None for t in success_us],
         }))
         per = sub.groupby(kind)["account"].nunique()
@@ -201,10 +205,10 @@ def graph_records(case: Case, since=None, until=None) -> GraphRecords:
                 names = sorted(set(asn.tolist()))
                 vertices.append(pd.DataFrame({"gf_id": [f"asn:{a}" for a in names], "label": "asn",
                                               "name": [str(a) for a in names]}))
-                edges.append(pd.DataFrame({
-                    "gf_id": [edge_id("IN_ASN", f"ip:{ip}", f"asn:{a}") for ip, a in asn.items()],
-                    "label": "IN_ASN", "src": [f"ip:{ip}" for ip in asn.index],
-                    "dst": [f"asn:{a}" for a in asn.to_numpy()]}))
+                src = pd.Series("ip:" + asn.index.astype(str))
+                dst = pd.Series("asn:" + asn.astype(str).to_numpy())
+                edges.append(pd.DataFrame({"gf_id": _edge_ids("IN_ASN", src, dst), "label": "IN_ASN",
+                                           "src": src.to_numpy(), "dst": dst.to_numpy()}))
         vertices.append(v)
 
     sub = df[df["country"].notna()]
@@ -212,10 +216,10 @@ def graph_records(case: Case, since=None, until=None) -> GraphRecords:
     countries = sorted(set(sub["country"]))
     vertices.append(pd.DataFrame({"gf_id": [f"country:{c}" for c in countries], "label": "country",
                                   "name": countries}))
-    edges.append(pd.DataFrame({
-        "gf_id": [edge_id("LOGGED_IN_FROM", f"account:{a}", f"country:{c}") for a, c in per.index],
-        "label": "LOGGED_IN_FROM", "src": [f"account:{a}" for a, _ in per.index],
-        "dst": [f"country:{c}" for _, c in per.index], "logins": per.to_numpy(dtype=object)}))
+    src = pd.Series("account:" + per.index.get_level_values(0).astype(str))
+    dst = pd.Series("country:" + per.index.get_level_values(1).astype(str))
+    edges.append(pd.DataFrame({"gf_id": _edge_ids("LOGGED_IN_FROM", src, dst), "label": "LOGGED_IN_FROM",
+                               "src": src.to_numpy(), "dst": dst.to_numpy(), "logins": per.to_numpy(dtype=object)}))
 
     v = pd.concat(vertices, ignore_index=True)
     e = pd.concat(edges, ignore_index=True)
