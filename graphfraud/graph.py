@@ -26,6 +26,22 @@ def node_id(kind: str, value) -> str:
     return f"{kind}:{value}"
 
 
+def window_logins(case: Case, since=None, until=None) -> pd.DataFrame:
+    """The logins in ``[since, until]`` as plain columns: account, ip, device, country, fail, success, mfa, ts."""
+    lg = case.logins
+    keep = window_mask(lg["event_ts"], since, until)
+    return pd.DataFrame({
+        "account": lg["account_id"].astype(object).to_numpy()[keep],
+        "ip": lg["ip"].astype(object).to_numpy()[keep],
+        "device": lg["device_id"].astype(object).to_numpy()[keep],
+        "country": lg["country_iso"].astype(object).to_numpy()[keep],
+        "fail": (lg["result"].to_numpy() == "FAIL")[keep],
+        "success": (lg["result"].to_numpy() == "SUCCESS")[keep],
+        "mfa": lg["mfa_used"].to_numpy(dtype=bool)[keep],
+        "ts": lg["event_ts"].to_numpy(dtype="datetime64[us]")[keep],
+    })
+
+
 def _iso(ts) -> str | None:
     return None if pd.isna(ts) else pd.Timestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
 
@@ -48,17 +64,7 @@ def build_graph(case: Case, since=None, until=None, signals: pd.DataFrame | None
     >>> g.nodes["ip:" + next(iter(graphfraud.load_case(graphfraud.sample_case_path()).ip_reputation["ip"]))]["type"]
     'ip'
     """
-    lg = case.logins
-    keep = window_mask(lg["event_ts"], since, until)
-    df = pd.DataFrame({
-        "account": lg["account_id"].astype(object).to_numpy()[keep],
-        "ip": lg["ip"].astype(object).to_numpy()[keep],
-        "device": lg["device_id"].astype(object).to_numpy()[keep],
-        "country": lg["country_iso"].astype(object).to_numpy()[keep],
-        "fail": (lg["result"].to_numpy() == "FAIL")[keep],
-        "mfa": lg["mfa_used"].to_numpy(dtype=bool)[keep],
-        "ts": lg["event_ts"].to_numpy()[keep],
-    })
+    df = window_logins(case, since, until)
     g = nx.Graph(since=None if since is None else str(since), until=None if until is None else str(until))
 
     accounts = sorted(set(df["account"]))

@@ -32,10 +32,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._arrays import window_mask
 from .case import Case
 from .errors import InputError
 from .evidence import finish_activity
+from .graph import window_logins
 
 __all__ = ["GraphRecords", "graph_records", "evidence_to_activity", "PROPERTY_TYPES", "EVIDENCE_LABELS",
            "RING_PROPERTIES", "encode_times", "decode_times", "edge_id"]
@@ -125,6 +125,8 @@ def decode_times(text) -> np.ndarray:
 
 
 def _iso(us: np.ndarray) -> np.ndarray:
+    if not len(us):
+        return np.empty(0, dtype=object)
     text = np.datetime_as_string(np.asarray(us, dtype=np.int64).astype("datetime64[us]"), unit="s")
     return np.char.replace(text, "T", " ").astype(object)
 
@@ -150,19 +152,8 @@ def graph_records(case: Case, since=None, until=None) -> GraphRecords:
     >>> rec.edges.loc[rec.edges["label"] == "USED_IP", ["src", "logins", "fails"]].values.tolist()
     [['account:A', 1, 0], ['account:B', 1, 1]]
     """
-    lg = case.logins
-    keep = window_mask(lg["event_ts"], since, until)
-    ts_us = lg["event_ts"].to_numpy(dtype="datetime64[us]")[keep].view(np.int64)
-    df = pd.DataFrame({
-        "account": lg["account_id"].astype(object).to_numpy()[keep],
-        "ip": lg["ip"].astype(object).to_numpy()[keep],
-        "device": lg["device_id"].astype(object).to_numpy()[keep],
-        "country": lg["country_iso"].astype(object).to_numpy()[keep],
-        "fail": (lg["result"].to_numpy() == "FAIL")[keep],
-        "success": (lg["result"].to_numpy() == "SUCCESS")[keep],
-        "mfa": lg["mfa_used"].to_numpy(dtype=bool)[keep],
-        "ts": ts_us,
-    })
+    df = window_logins(case, since, until)
+    df["ts"] = df["ts"].to_numpy(dtype="datetime64[us]").view(np.int64)
     vertices, edges = [], []
     accounts = pd.unique(df["account"])
     vertices.append(pd.DataFrame({"gf_id": "account:" + accounts.astype(str), "label": "account", "name": accounts}))
