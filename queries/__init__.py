@@ -54,7 +54,11 @@ def names() -> list[str]:
     >>> "account_signals" in names()
     True
     """
-    return sorted(p.name[:-4] for p in resources.files(__package__).iterdir() if p.name.endswith(".sql"))
+    return _bundled(".sql")
+
+
+def _bundled(suffix: str) -> list[str]:
+    return sorted(p.name[:-len(suffix)] for p in resources.files(__package__).iterdir() if p.name.endswith(suffix))
 
 
 def gremlin_names() -> list[str]:
@@ -65,7 +69,7 @@ def gremlin_names() -> list[str]:
     >>> "ring_members" in gremlin_names()
     True
     """
-    return sorted(p.name[:-8] for p in resources.files(__package__).iterdir() if p.name.endswith(".gremlin"))
+    return _bundled(".gremlin")
 
 
 def gremlin(name: str) -> str:

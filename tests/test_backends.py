@@ -251,3 +251,9 @@ def test_any_account_ids_survive_gremlite(rows):
         got = backend.snapshot()
     expected = snapshot_frames(rec.vertex_rows(), rec.edge_rows())
     assert got[0].equals(expected[0]) and got[1].equals(expected[1])
+
+
+def test_ring_properties_for_unknown_accounts_are_refused(store):
+    store.load_case(tiny_case())
+    with pytest.raises(InputError, match="not in the graph"):
+        store._set_account_properties([{"gf_id": "account:nobody", "ring_id": "r1"}])
