@@ -29,7 +29,7 @@ OUT = HERE / "out"
 def child(path: str, analyze: bool) -> None:
     """Runs inside the measured process; prints one JSON line."""
     import graphfraud
-    from graphfraud.analyze import analyze as run_analyze
+    from graphfraud.pipeline import analyze as run_analyze
 
     t = {}
     t0 = time.perf_counter()

@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 import graphfraud
-from graphfraud.backend import connect
-from graphfraud.graph_records import graph_records
-from graphfraud.neptune_csv import export_neptune_csv
+from graphfraud.graph.stores import connect
+from graphfraud.graph.records import graph_records
+from graphfraud.graph.neptune_csv import export_neptune_csv
 from graphfraud.synth import write_case
 
 OUT = Path(__file__).resolve().parent / "out"

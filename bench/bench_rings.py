@@ -57,7 +57,7 @@ def projection(activity: pd.DataFrame) -> nx.Graph:
 def evaluate(n: int, seed: int) -> list[dict]:
     import graphfraud
     from graphfraud import synth
-    from graphfraud.evidence import entity_activity
+    from graphfraud.graph.activity import entity_activity
     from graphfraud.rings import detect_communities
 
     s = synth.generate_case(n, seed=seed)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import graphfraud
-from graphfraud.explore import annotate_rings
+from graphfraud.graph.view import annotate_rings
 
 path = sys.argv[1] if len(sys.argv) > 1 else graphfraud.sample_case_path()
 out = Path(sys.argv[2] if len(sys.argv) > 2 else "ring-cases")

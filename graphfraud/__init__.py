@@ -29,24 +29,34 @@ if not _os.path.isdir(_os.path.join(_here, "loaders")) and _os.path.isfile(
 ):
     __path__.append(_root)  # type: ignore[name-defined]  # noqa: F821
 
-from .backend import GraphBackend, NetworkXBackend, connect  # noqa: E402
-from .bursts import detect_bursts  # noqa: E402
+# The package is laid out as the pipeline: case/ (load and validate) -> detect/ ->
+# graph/ (records, stores, pages) -> rings/ -> act/ (tests, rules, cases, report);
+# pipeline.py runs them in order and cli.py is the command line over it.
 from .case import Case, case_from_frames  # noqa: E402
 from .data import sample_case_path  # noqa: E402
 from .errors import GraphFraudError, InputError, SchemaError  # noqa: E402
-from .graph import build_graph  # noqa: E402
-from .graph_records import GraphRecords, graph_records  # noqa: E402
-from .neptune_csv import export_neptune_csv, read_neptune_csv  # noqa: E402
 from .loaders import load_case  # noqa: E402
-from .signals import DEFAULT_WEIGHTS, account_signals  # noqa: E402
-from .cases import open_case  # noqa: E402
-from .explore import explore  # noqa: E402
+from .detect import DEFAULT_WEIGHTS, account_signals, detect_bursts, detect_campaigns  # noqa: E402
+from .graph import (GraphBackend, GraphRecords, NetworkXBackend, build_graph, connect, explore,  # noqa: E402
+                    export_neptune_csv, graph_records, read_neptune_csv)
 from .rings import RingResult, find_rings  # noqa: E402
-from .stats import PaymentTest, benjamini_hochberg, payment_outcome_test, payment_outcome_tests, wilson_interval  # noqa: E402
+from .act import (PaymentTest, benjamini_hochberg, open_case, payment_outcome_test,  # noqa: E402
+                  payment_outcome_tests, wilson_interval)
+from .pipeline import AnalysisResult, analyze  # noqa: E402
+from . import queries  # noqa: E402
+# namespaces users reach by name: graphfraud.rules.load_rules, graphfraud.traversals.ring_members, ...
+from .act import rules  # noqa: E402
+from .graph import traversals  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AnalysisResult",
+    "analyze",
+    "detect_campaigns",
+    "queries",
+    "traversals",
+    "rules",
     "Case",
     "GraphBackend",
     "GraphRecords",

@@ -86,12 +86,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _analyze(args) -> int:
-    from .analyze import analyze
+    from .pipeline import analyze
     from .data import sample_case_path
     from .loaders import load_case
     from .progress import Progress
 
-    from .backend import connect
+    from .graph.stores import connect
 
     path = args.db or args.csv or sample_case_path()
     progress = Progress(total=10 - args.no_cases - args.no_graph_load, quiet=args.quiet)
@@ -138,7 +138,7 @@ def _summary(res, seconds: float) -> None:
 
 
 def _case(args) -> int:
-    from .cases import open_case
+    from .act.cases import open_case
     from .data import sample_case_path
     from .loaders import load_case
 
@@ -151,9 +151,9 @@ def _case(args) -> int:
 
 def _export(args) -> int:
     from .data import sample_case_path
-    from .graph_records import graph_records
+    from .graph.records import graph_records
     from .loaders import load_case
-    from .neptune_csv import export_neptune_csv
+    from .graph.neptune_csv import export_neptune_csv
     from .progress import Progress
 
     progress = Progress(total=3, quiet=args.quiet)

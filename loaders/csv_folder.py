@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..case import Case, load_tables, resolve_columns
 from ..errors import SchemaError
-from ..schema import TABLE_NAMES, TABLES
+from ..case.schema import TABLE_NAMES, TABLES
 
 __all__ = ["load_csv_folder"]
 

@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..case import Case, load_tables, resolve_columns
 from ..errors import InputError, SchemaError
-from ..schema import TABLE_NAMES, TABLES
+from ..case.schema import TABLE_NAMES, TABLES
 
 __all__ = ["load_sqlite", "connect_readonly"]
 

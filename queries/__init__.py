@@ -27,7 +27,7 @@ import pandas as pd
 
 from ..case import Case
 from ..errors import InputError
-from ..schema import TABLE_NAMES, TABLES
+from ..case.schema import TABLE_NAMES, TABLES
 
 __all__ = ["run", "names", "query", "Query", "case_connection", "gremlin", "gremlin_names"]
 
@@ -75,7 +75,7 @@ def gremlin_names() -> list[str]:
 def gremlin(name: str) -> str:
     """The text of ``<name>.gremlin``: one traversal with ``${param}`` placeholders as graph-notebook fills them.
 
-    The same traversals run from Python, returning DataFrames, in :mod:`graphfraud.traversals`.
+    The same traversals run from Python, returning DataFrames, in :mod:`graphfraud.graph.traversals`.
     """
     available = gremlin_names()
     if name not in available:

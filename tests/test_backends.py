@@ -7,11 +7,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import graphfraud
-from graphfraud.backend import NetworkXBackend, connect, snapshot_frames
+from graphfraud.graph.stores import NetworkXBackend, connect, snapshot_frames
 from graphfraud.errors import GraphFraudError, InputError
-from graphfraud.evidence import detect_campaigns, entity_activity
-from graphfraud.graph_records import graph_records
-from graphfraud.gremlin_backend import GremlinBackend, is_transient, neptune_iam_headers
+from graphfraud.detect.campaigns import detect_campaigns
+from graphfraud.graph.activity import entity_activity
+from graphfraud.graph.records import graph_records
+from graphfraud.graph.stores.gremlin import GremlinBackend, is_transient, neptune_iam_headers
 from graphfraud.rings import find_rings
 from graphfraud.synth import generate_case
 

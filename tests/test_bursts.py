@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import graphfraud
-from graphfraud.bursts import BURST_COLUMNS
+from graphfraud.detect.bursts import BURST_COLUMNS
 from graphfraud.errors import InputError
 from naive import naive_bursts
 

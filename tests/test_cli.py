@@ -6,10 +6,10 @@ from pathlib import Path
 import pandas as pd
 
 import graphfraud
-from graphfraud.bursts import BURST_COLUMNS
+from graphfraud.detect.bursts import BURST_COLUMNS
 from graphfraud.cli import main
-from graphfraud.signals import SIGNAL_COLUMNS
-from graphfraud.stats import PAYMENT_TEST_COLUMNS
+from graphfraud.detect.signals import SIGNAL_COLUMNS
+from graphfraud.act.stats import PAYMENT_TEST_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 # the subprocesses import the checkout under test, installed or not
@@ -65,7 +65,7 @@ def test_analyze_on_the_bundled_sample_writes_every_output(tmp_path, capsys):
 def test_analyze_counts_rejected_rows_from_a_messy_csv_case(tmp_path):
     import sqlite3
 
-    from graphfraud.schema import TABLE_NAMES
+    from graphfraud.case.schema import TABLE_NAMES
 
     folder = tmp_path / "csv"
     folder.mkdir()

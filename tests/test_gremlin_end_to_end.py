@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from graphfraud.backend import connect
+from graphfraud.graph.stores import connect
 from graphfraud.cli import main
 from graphfraud.synth import write_case
 from graphfraud import traversals as T

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 import graphfraud
 from graphfraud import SchemaError
 from graphfraud.errors import InputError
-from graphfraud.schema import TABLE_NAMES, TABLES
+from graphfraud.case.schema import TABLE_NAMES, TABLES
 
 from conftest import LOGIN_COLUMNS, logins, reputation
 

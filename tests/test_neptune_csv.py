@@ -7,11 +7,11 @@ import csv
 import pytest
 
 import graphfraud
-from graphfraud.backend import NetworkXBackend, snapshot_frames
+from graphfraud.graph.stores import NetworkXBackend, snapshot_frames
 from graphfraud.cli import main
 from graphfraud.errors import InputError
-from graphfraud.graph_records import graph_records
-from graphfraud.neptune_csv import export_neptune_csv, read_neptune_csv
+from graphfraud.graph.records import graph_records
+from graphfraud.graph.neptune_csv import export_neptune_csv, read_neptune_csv
 
 from conftest import logins, reputation
 

@@ -4,7 +4,7 @@ import pytest
 import graphfraud
 from graphfraud import queries
 from graphfraud.errors import InputError
-from graphfraud.signals import SIGNAL_COLUMNS
+from graphfraud.detect.signals import SIGNAL_COLUMNS
 
 
 def test_bundled_queries_and_their_parameters():
@@ -67,7 +67,7 @@ def _db_file(conn):
 def test_sql_runs_on_the_source_file_only_when_it_holds_exactly_the_validated_rows(tmp_path, sample_case):
     import sqlite3
 
-    assert sample_case.pristine == frozenset(graphfraud.schema.TABLE_NAMES)
+    assert sample_case.pristine == frozenset(graphfraud.case.TABLE_NAMES)
     conn = queries.case_connection(sample_case, ("logins", "ip_reputation"))
     assert _db_file(conn) == str(graphfraud.sample_case_path().resolve())
 

@@ -3,7 +3,7 @@ import pytest
 
 import graphfraud
 from graphfraud.errors import InputError
-from graphfraud.signals import SIGNAL_COLUMNS
+from graphfraud.detect.signals import SIGNAL_COLUMNS
 from naive import naive_signals
 
 from conftest import logins, reputation

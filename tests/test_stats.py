@@ -7,7 +7,7 @@ from scipy import stats
 
 import graphfraud
 from graphfraud.errors import InputError
-from graphfraud.stats import PAYMENT_TEST_COLUMNS
+from graphfraud.act.stats import PAYMENT_TEST_COLUMNS
 
 from conftest import logins
 

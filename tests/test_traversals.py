@@ -11,7 +11,7 @@ from gremlin_python.process.translator import Translator
 
 import graphfraud
 from graphfraud import queries, traversals as T
-from graphfraud.backend import connect
+from graphfraud.graph.stores import connect
 from graphfraud.errors import InputError
 
 from conftest import logins

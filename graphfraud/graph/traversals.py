@@ -27,8 +27,8 @@ from gremlin_python.process.translator import Translator
 from gremlin_python.process.traversal import P, TraversalStrategies
 from gremlin_python.structure.graph import Graph
 
-from .errors import InputError
-from .graph_records import EVIDENCE_LABELS
+from ..errors import InputError
+from .records import EVIDENCE_LABELS
 
 __all__ = ["QUERIES", "gremlin_text", "shared_infrastructure", "ring_expansion", "accounts_near",
            "campaign_victims", "ring_members", "ring_infrastructure", "Param"]

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from ._arrays import codes, login_ip_reputation, resolve_as_of
-from .case import Case
-from .errors import InputError
+from ..case.arrays import codes, login_ip_reputation, resolve_as_of
+from ..case import Case
+from ..errors import InputError
 
 __all__ = ["account_signals", "DEFAULT_WEIGHTS", "SIGNAL_COLUMNS"]
 

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _st
 
-from .case import Case
-from .errors import InputError
-from .schema import BAD_PAYMENT_STATUSES
+from ..case import Case
+from ..errors import InputError
+from ..case.schema import BAD_PAYMENT_STATUSES
 
 __all__ = [
     "PaymentTest",

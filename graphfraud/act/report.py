@@ -153,7 +153,7 @@ def _ring_sections(result) -> list[str]:
 
 
 def write_report(result, out: Path) -> dict[str, Path]:
-    """Write ``report.md`` and ``daily_fail_rate.png`` for an :class:`~graphfraud.analyze.AnalysisResult`."""
+    """Write ``report.md`` and ``daily_fail_rate.png`` for an :class:`~graphfraud.pipeline.AnalysisResult`."""
     case, signals, bursts, tests = result.case, result.signals, result.bursts, result.payment_tests
     base = result.baselines
     chart = daily_fail_rate_chart(base["daily_fail_rate"], bursts, out / "daily_fail_rate.png")

@@ -1,12 +1,8 @@
-"""Graph stores: one flow (load a case, read the evidence back, score rings, write results back), two stores.
+"""The flow every graph store shares: load a case, read the evidence back, score rings, write results back.
 
 :class:`GraphBackend` writes the flow once; a store only says how to upsert a
 batch of vertices or edges, how to read the evidence edges back in pages, and
-how to set properties on account vertices. :class:`NetworkXBackend` keeps the
-graph in memory (the default); :class:`graphfraud.gremlin_backend.GremlinBackend`
-keeps it in any Gremlin store reached through gremlinpython (gremlite on a
-SQLite file, a TinkerPop Gremlin Server, Amazon Neptune). :func:`connect` picks
-one from a URL.
+how to set properties on account vertices.
 """
 
 from __future__ import annotations
@@ -14,18 +10,15 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from typing import Iterator
-from urllib.parse import urlparse
 
-import networkx as nx
 import pandas as pd
 
-from .case import Case
-from .errors import InputError
-from .graph_records import (EVIDENCE_LABELS, RING_PROPERTIES, GraphRecords, encode_times, evidence_to_activity,
-                            graph_records)
-from .progress import Progress
+from ...case import Case
+from ...progress import Progress
+from ..activity import evidence_to_activity
+from ..records import GraphRecords, encode_times, graph_records
 
-__all__ = ["GraphBackend", "NetworkXBackend", "connect", "ring_properties", "snapshot_frames", "EVIDENCE_COLUMNS"]
+__all__ = ["GraphBackend", "ring_properties", "snapshot_frames", "EVIDENCE_COLUMNS"]
 
 EVIDENCE_COLUMNS = ["account_id", "entity", "entity_type", "success_us"]
 
@@ -46,7 +39,7 @@ class GraphBackend(ABC):
     # ------------------------------------------------------------------ the flow
     def load_case(self, case: Case, since=None, until=None, progress: Progress | None = None,
                   records: GraphRecords | None = None) -> dict:
-        """Upsert the case's graph (see :mod:`graphfraud.graph_records`): vertices first, then edges.
+        """Upsert the case's graph (see :mod:`graphfraud.graph.records`): vertices first, then edges.
 
         Upserts are keyed by ``gf_id``, so loading twice, or again after an
         interrupted load, ends with the same graph. Returns counts and timings.
@@ -59,7 +52,7 @@ class GraphBackend(ABC):
             ("edges", records.edge_rows(), len(records.edges), self._upsert_edges),
         ):
             t0, done = time.perf_counter(), 0
-            for batch in _batches(rows, self.batch_size):
+            for batch in batches(rows, self.batch_size):
                 upsert(batch)
                 done += len(batch)
                 if done % (self.batch_size * 20) < len(batch) or done == total:
@@ -84,7 +77,8 @@ class GraphBackend(ABC):
         ``case`` still supplies campaigns, signals, bursts and payments: the
         store holds the graph, not the event tables.
         """
-        from .rings import find_rings
+        # the one call up the pipeline (graph -> rings), kept lazy so the graph stage never imports it at load
+        from ...rings import find_rings
 
         result = find_rings(case, graph=self, **params)
         if write_back:
@@ -99,7 +93,7 @@ class GraphBackend(ABC):
         """
         self._clear_ring_properties()
         rows = ring_properties(result)
-        for batch in _batches(iter(rows), self.batch_size):
+        for batch in batches(iter(rows), self.batch_size):
             self._set_account_properties(batch)
         return len(rows)
 
@@ -203,7 +197,7 @@ def ring_properties(result) -> list[dict]:
     return rows
 
 
-def _batches(rows, size: int):
+def batches(rows, size: int):
     batch = []
     for r in rows:
         batch.append(r)
@@ -212,108 +206,3 @@ def _batches(rows, size: int):
             batch = []
     if batch:
         yield batch
-
-
-class NetworkXBackend(GraphBackend):
-    """The graph in memory as a ``networkx.DiGraph`` keyed by ``gf_id`` (the default store).
-
-    Nodes carry ``label`` and their properties; edges ``gf_id``, ``label`` and
-    theirs. ``graph`` is the DiGraph itself, for NetworkX algorithms.
-
-    Examples
-    --------
-    >>> import graphfraud
-    >>> g = graphfraud.connect("networkx")
-    >>> stats = g.load_case(graphfraud.load_case(graphfraud.sample_case_path()))
-    >>> g.counts() == (stats["vertices"], stats["edges"])
-    True
-    """
-
-    url = "networkx"
-
-    def __init__(self, graph: nx.DiGraph | None = None):
-        self.graph = graph if graph is not None else nx.DiGraph()
-        self.batch_size = 10_000
-        self.page_size = 10_000
-
-    def _upsert_vertices(self, rows):
-        for r in rows:
-            attrs = {k: v for k, v in r.items() if k != "gf_id"}
-            if r["gf_id"] in self.graph:
-                self.graph.nodes[r["gf_id"]].update(attrs)
-            else:
-                self.graph.add_node(r["gf_id"], **attrs)
-
-    def _upsert_edges(self, rows):
-        for r in rows:
-            src, dst = r["src"], r["dst"]
-            for end in (src, dst):
-                if end not in self.graph:
-                    raise InputError(f"edge {r['gf_id']!r} refers to vertex {end!r}, which is not in the graph; "
-                                     "load vertices before edges")
-            attrs = {k: v for k, v in r.items() if k not in ("src", "dst")}
-            if self.graph.has_edge(src, dst):
-                self.graph.edges[src, dst].update(attrs)
-            else:
-                self.graph.add_edge(src, dst, **attrs)
-
-    def _evidence_pages(self, page_size):
-        accounts = sorted(n for n, lab in self.graph.nodes(data="label") if lab == "account")
-        for start in range(0, len(accounts), page_size):
-            rows = []
-            for a in accounts[start:start + page_size]:
-                for _, dst, d in self.graph.out_edges(a, data=True):
-                    if d.get("label") in EVIDENCE_LABELS and d.get("success_us") is not None:
-                        rows.append((a[len("account:"):], dst, EVIDENCE_LABELS[d["label"]], d["success_us"]))
-            yield pd.DataFrame(rows, columns=EVIDENCE_COLUMNS)
-
-    def _clear_ring_properties(self):
-        for _, attrs in self.graph.nodes(data=True):
-            for k in RING_PROPERTIES:
-                attrs.pop(k, None)
-
-    def _set_account_properties(self, rows):
-        for r in rows:
-            if r["gf_id"] not in self.graph:
-                raise InputError(f"account vertex {r['gf_id']!r} is not in the graph; load the case first")
-            self.graph.nodes[r["gf_id"]].update({k: v for k, v in r.items() if k != "gf_id"})
-
-    def _counts(self):
-        return self.graph.number_of_nodes(), self.graph.number_of_edges()
-
-    def _dump(self):
-        vertices = [{"gf_id": n, **d} for n, d in self.graph.nodes(data=True)]
-        edges = [{"src": u, "dst": v, **d} for u, v, d in self.graph.edges(data=True)]
-        return vertices, edges
-
-
-def connect(url: str = "networkx", **options) -> GraphBackend:
-    """Open a graph store by URL.
-
-    ``networkx`` (in memory, the default); ``gremlite:///path/to/store.db`` (an
-    embedded Gremlin store on SQLite; ``gremlite://`` alone keeps it in memory);
-    ``ws://host:8182/gremlin`` or ``wss://<neptune-endpoint>:8182/gremlin`` (a
-    Gremlin server; pass ``neptune_iam=True`` to sign with AWS SigV4, which needs
-    ``pip install graphfraud[neptune]``). ``options`` go to the backend
-    (``batch_size``, ``page_size``, ``retries``, ...).
-
-    Examples
-    --------
-    >>> connect("networkx")
-    NetworkXBackend('networkx')
-    >>> connect("bolt://localhost")
-    Traceback (most recent call last):
-    ...
-    graphfraud.errors.InputError: unknown graph URL 'bolt://localhost': use networkx, gremlite:///path/to/store.db, ws://host:8182/gremlin or wss://host:8182/gremlin
-    """
-    if url in ("networkx", "networkx://", "nx"):
-        if options:
-            raise InputError(f"the networkx store takes no options, got {sorted(options)}")
-        return NetworkXBackend()
-    scheme = urlparse(url).scheme
-    if scheme in ("gremlite", "ws", "wss"):
-        from .gremlin_backend import GremlinBackend
-
-        return GremlinBackend(url, **options)
-    raise InputError(f"unknown graph URL {url!r}: use networkx, gremlite:///path/to/store.db, "
-                     "ws://host:8182/gremlin or wss://host:8182/gremlin")

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .case import Case
-from .errors import InputError
+from ..case import Case
+from ..errors import InputError
 
 __all__ = ["Rule", "account_features", "evaluate_rules", "candidate_rules", "propose_rules", "save_rules",
            "load_rules", "ACTION_FRICTION", "RULE_COLUMNS"]

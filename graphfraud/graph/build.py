@@ -5,8 +5,8 @@ from __future__ import annotations
 import networkx as nx
 import pandas as pd
 
-from .case import Case
-from ._arrays import window_mask
+from ..case import Case
+from ..case.arrays import window_logins
 
 __all__ = ["build_graph", "node_id", "NODE_TYPES"]
 
@@ -24,22 +24,6 @@ def node_id(kind: str, value) -> str:
     if kind not in NODE_TYPES:
         raise ValueError(f"unknown node type {kind!r}; expected one of {NODE_TYPES}")
     return f"{kind}:{value}"
-
-
-def window_logins(case: Case, since=None, until=None) -> pd.DataFrame:
-    """The logins in ``[since, until]`` as plain columns: account, ip, device, country, fail, success, mfa, ts."""
-    lg = case.logins
-    keep = window_mask(lg["event_ts"], since, until)
-    return pd.DataFrame({
-        "account": lg["account_id"].astype(object).to_numpy()[keep],
-        "ip": lg["ip"].astype(object).to_numpy()[keep],
-        "device": lg["device_id"].astype(object).to_numpy()[keep],
-        "country": lg["country_iso"].astype(object).to_numpy()[keep],
-        "fail": (lg["result"].to_numpy() == "FAIL")[keep],
-        "success": (lg["result"].to_numpy() == "SUCCESS")[keep],
-        "mfa": lg["mfa_used"].to_numpy(dtype=bool)[keep],
-        "ts": lg["event_ts"].to_numpy(dtype="datetime64[us]")[keep],
-    })
 
 
 def _iso(ts) -> str | None:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .errors import InputError
+from ..errors import InputError
 
 __all__ = ["pair_evidence", "chance_coactivity", "hub_entities", "PAIR_COLUMNS"]
 
@@ -53,7 +53,7 @@ def pair_evidence(activity: pd.DataFrame, max_entity_accounts: int = 100, tolera
     Parameters
     ----------
     activity
-        ``account_id, entity, entity_type, bin`` as from :func:`graphfraud.evidence.entity_activity`.
+        ``account_id, entity, entity_type, bin`` as from :func:`graphfraud.graph.activity.entity_activity`.
     max_entity_accounts
         entities used by more accounts are hubs (carrier NAT, popular VPN exits):
         reported in ``attrs["hubs"]``, never pair evidence. A ring is far smaller.

@@ -24,9 +24,9 @@ from gremlin_python.process.anonymous_traversal import traversal
 from gremlin_python.process.graph_traversal import __
 from gremlin_python.process.traversal import Cardinality, Direction, Merge, P, T
 
-from .backend import EVIDENCE_COLUMNS, GraphBackend
-from .errors import GraphFraudError, InputError
-from .graph_records import EVIDENCE_LABELS, RING_PROPERTIES, encode_times
+from .base import EVIDENCE_COLUMNS, GraphBackend
+from ...errors import GraphFraudError, InputError
+from ..records import EVIDENCE_LABELS, RING_PROPERTIES, encode_times
 
 __all__ = ["GremlinBackend", "is_transient", "neptune_iam_headers"]
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import networkx as nx
 
-from .errors import InputError
+from ..errors import InputError
 
 __all__ = ["explore", "select_subgraph", "annotate_rings"]
 

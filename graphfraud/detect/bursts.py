@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._arrays import login_ip_reputation, window_mask
-from .case import Case
-from .errors import InputError
+from ..case.arrays import login_ip_reputation, window_mask
+from ..case import Case
+from ..errors import InputError
 
 __all__ = ["detect_bursts", "BURST_COLUMNS"]
 

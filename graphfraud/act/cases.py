@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from .case import Case
-from .errors import InputError
-from .explore import annotate_rings, explore
-from .graph import build_graph
+from ..case import Case
+from ..errors import InputError
+from ..graph.view import annotate_rings, explore
+from ..graph.build import build_graph
 from .report import markdown_table
-from .rings import RingResult, find_rings
+from ..rings import RingResult, find_rings
 
 __all__ = ["open_case", "recommended_actions", "CASE_FILES"]
 

@@ -1,13 +1,14 @@
-"""Small vectorised helpers shared by the detectors (private)."""
+"""Vectorised views of a case shared by the later stages: time windows, integer codes, IP reputation per login."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from .case import Case
+from ..errors import InputError
+from .model import Case
 
-__all__ = ["codes", "login_ip_reputation", "resolve_as_of", "window_mask"]
+__all__ = ["codes", "login_ip_reputation", "resolve_as_of", "window_logins", "window_mask"]
 
 
 def codes(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
@@ -47,11 +48,25 @@ def resolve_as_of(case: Case, as_of) -> pd.Timestamp:
     """``as_of`` as a Timestamp; ``None`` means the latest login in the case."""
     if as_of is None:
         if not len(case.logins):
-            from .errors import InputError
-
             raise InputError("the case has no logins, so there is no default as_of; pass as_of=")
         return pd.Timestamp(case.logins["event_ts"].max())
     ts = pd.Timestamp(as_of)
     if ts.tzinfo is not None:
         ts = ts.tz_convert("UTC").tz_localize(None)
     return ts
+
+
+def window_logins(case: Case, since=None, until=None) -> pd.DataFrame:
+    """The logins in ``[since, until]`` as plain columns: account, ip, device, country, fail, success, mfa, ts."""
+    lg = case.logins
+    keep = window_mask(lg["event_ts"], since, until)
+    return pd.DataFrame({
+        "account": lg["account_id"].astype(object).to_numpy()[keep],
+        "ip": lg["ip"].astype(object).to_numpy()[keep],
+        "device": lg["device_id"].astype(object).to_numpy()[keep],
+        "country": lg["country_iso"].astype(object).to_numpy()[keep],
+        "fail": (lg["result"].to_numpy() == "FAIL")[keep],
+        "success": (lg["result"].to_numpy() == "SUCCESS")[keep],
+        "mfa": lg["mfa_used"].to_numpy(dtype=bool)[keep],
+        "ts": lg["event_ts"].to_numpy(dtype="datetime64[us]")[keep],
+    })

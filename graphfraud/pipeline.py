@@ -9,13 +9,13 @@ from pathlib import Path
 import pandas as pd
 
 from . import queries
-from .backend import GraphBackend, connect
-from .bursts import detect_bursts
+from .graph.stores import GraphBackend, connect
+from .detect.bursts import detect_bursts
 from .case import REJECTED_COLUMNS, Case
 from .errors import InputError
 from .progress import Progress
-from .signals import account_signals
-from .stats import PAYMENT_TEST_COLUMNS, payment_outcome_tests
+from .detect.signals import account_signals
+from .act.stats import PAYMENT_TEST_COLUMNS, payment_outcome_tests
 
 __all__ = ["AnalysisResult", "analyze", "top_share_accounts"]
 
@@ -85,7 +85,7 @@ def analyze(
 
     ``graph`` is the store the rings are found in: a URL for
     :func:`graphfraud.connect` (``"networkx"``, ``"gremlite:///path.db"``,
-    ``"wss://..."``) or an open :class:`~graphfraud.backend.GraphBackend`. The
+    ``"wss://..."``) or an open :class:`~graphfraud.graph.stores.GraphBackend`. The
     case is upserted into it first (``load_graph=False`` skips that, for a graph
     already bulk-loaded), the evidence is read back from it, and ring id, score
     and flag are written onto its account vertices. Every store gives the same
@@ -94,16 +94,16 @@ def analyze(
     Examples
     --------
     >>> import graphfraud
-    >>> from graphfraud.analyze import analyze
+    >>> from graphfraud.pipeline import analyze
     >>> res = analyze(graphfraud.load_case(graphfraud.sample_case_path()), out_dir=None)
     >>> res.payment_tests["cohort"].tolist()
     ['accounts with a burst trigger', 'top 5% by composite', 'members of flagged rings']
     """
-    from .cases import open_case
-    from .explore import annotate_rings
-    from .graph import build_graph
-    from .report import write_report
-    from .rules import account_features, propose_rules, Rule, save_rules
+    from .act.cases import open_case
+    from .graph.view import annotate_rings
+    from .graph.build import build_graph
+    from .act.report import write_report
+    from .act.rules import account_features, propose_rules, Rule, save_rules
 
     progress = progress or Progress(quiet=True)
     with progress.stage("account signals"):
@@ -208,7 +208,7 @@ def _near_accounts(case: Case, members: set) -> Case:
 
 
 def _selected_rule_dicts(rules: pd.DataFrame) -> list[dict]:
-    from .rules import candidate_rules
+    from .act.rules import candidate_rules
 
     chosen = set(rules.loc[rules["selected"], "rule"])
     return [r.to_dict() for r in candidate_rules() if r.name in chosen]

@@ -17,8 +17,8 @@ import io
 import json
 from pathlib import Path
 
-from .errors import InputError
-from .graph_records import PROPERTY_TYPES, GraphRecords, encode_times
+from ..errors import InputError
+from .records import PROPERTY_TYPES, GraphRecords, encode_times
 
 __all__ = ["export_neptune_csv", "read_neptune_csv"]
 
@@ -103,7 +103,7 @@ def export_neptune_csv(records: GraphRecords, out_dir: str | Path, max_bytes: in
     Examples
     --------
     >>> import tempfile, graphfraud
-    >>> from graphfraud.graph_records import graph_records
+    >>> from graphfraud.graph.records import graph_records
     >>> rec = graph_records(graphfraud.load_case(graphfraud.sample_case_path()))
     >>> m = export_neptune_csv(rec, tempfile.mkdtemp(), max_bytes=200_000)
     >>> sum(f["rows"] for f in m["files"] if f["kind"] == "vertices") == len(rec.vertices)

@@ -6,7 +6,7 @@ The evidence the ring scoring needs (who logged in successfully from which IP or
 device, and when) travels on the account–IP and account–device edges as
 ``success_us``: the distinct successful-login times in microseconds since the
 Unix epoch, so any store can give back exactly what
-:func:`graphfraud.evidence.entity_activity` computes from the case.
+:func:`graphfraud.graph.activity.entity_activity` computes from the case.
 
 Vertices (``gf_id`` is the namespaced id, e.g. ``ip:1.2.3.4``; ``name`` the raw value):
 
@@ -32,12 +32,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .case import Case
-from .errors import InputError
-from .evidence import finish_activity
-from .graph import window_logins
+from ..case import Case
+from ..case.arrays import window_logins
 
-__all__ = ["GraphRecords", "graph_records", "evidence_to_activity", "PROPERTY_TYPES", "EVIDENCE_LABELS",
+__all__ = ["GraphRecords", "graph_records", "PROPERTY_TYPES", "EVIDENCE_LABELS",
            "RING_PROPERTIES", "encode_times", "decode_times", "edge_id"]
 
 #: every property a graphfraud graph holds, with its type (Neptune bulk-load names)
@@ -219,42 +217,3 @@ def graph_records(case: Case, since=None, until=None) -> GraphRecords:
     e = e.where(e.notna(), None)
     e = e.sort_values("gf_id", kind="stable").reset_index(drop=True)
     return GraphRecords(v, e)
-
-
-def evidence_to_activity(evidence: pd.DataFrame, since=None, until=None, coactivity_minutes: float = 30,
-                         exclude_ips=()) -> pd.DataFrame:
-    """The ring-scoring activity table from evidence edges read back from a graph store.
-
-    ``evidence`` has ``account_id, entity, entity_type, success_us`` (arrays or
-    the encoded text). The result equals
-    :func:`graphfraud.evidence.entity_activity` on the same case and arguments.
-
-    Examples
-    --------
-    >>> ev = pd.DataFrame({"account_id": ["A", "B"], "entity": ["ip:1.1.1.1"] * 2, "entity_type": ["ip"] * 2,
-    ...                    "success_us": ["0 1800000000", "60000000"]})
-    >>> evidence_to_activity(ev)["bin"].tolist()
-    [0, 1, 0]
-    """
-    if not coactivity_minutes > 0:
-        raise InputError(f"coactivity_minutes must be positive, got {coactivity_minutes!r}")
-    arrays = [decode_times(t) for t in evidence["success_us"]]
-    lengths = np.fromiter((len(a) for a in arrays), dtype=np.int64, count=len(arrays))
-    us = np.concatenate(arrays) if arrays else np.empty(0, dtype=np.int64)
-    act = pd.DataFrame({
-        "account_id": np.repeat(evidence["account_id"].to_numpy(dtype=object), lengths),
-        "entity": np.repeat(evidence["entity"].to_numpy(dtype=object), lengths),
-        "entity_type": np.repeat(evidence["entity_type"].to_numpy(dtype=object), lengths),
-        "ns": us * 1000,
-    })
-    keep = np.ones(len(act), dtype=bool)
-    if since is not None:
-        keep &= act["ns"].to_numpy() >= pd.Timestamp(since).value
-    if until is not None:
-        keep &= act["ns"].to_numpy() <= pd.Timestamp(until).value
-    act = act[keep]
-    origin = int(act["ns"].min()) if len(act) else 0
-    if len(exclude_ips):
-        act = act[~act["entity"].isin([f"ip:{ip}" for ip in exclude_ips])]
-    act = act.assign(bin=(act["ns"].to_numpy() - origin) // np.int64(round(coactivity_minutes * 60e9)))
-    return finish_activity(act, origin, coactivity_minutes)

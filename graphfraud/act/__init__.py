@@ -1,0 +1,15 @@
+"""Stage 5, act: what an analyst acts on and hands over.
+
+``stats`` tests whether what was flagged has worse payment outcomes; ``rules``
+proposes mitigation rules (as data) with their alert load and precision;
+``cases`` opens a case folder per ring; ``report`` writes the analyst's report.
+A new output for people goes here.
+"""
+
+from .cases import open_case
+from .report import markdown_table, write_report
+from .rules import Rule, load_rules, save_rules
+from .stats import PaymentTest, benjamini_hochberg, payment_outcome_test, payment_outcome_tests, wilson_interval
+
+__all__ = ["open_case", "write_report", "markdown_table", "Rule", "load_rules", "save_rules", "PaymentTest",
+           "benjamini_hochberg", "payment_outcome_test", "payment_outcome_tests", "wilson_interval"]
