@@ -1,8 +1,15 @@
-"""The ``graphfraud`` command: a thin argparse layer over library calls."""
+"""The ``graphfraud`` command: a thin argparse layer over library calls.
+
+Every failure ends in one message on stderr and exit code 2 (bad input or
+arguments) or 1 (anything unexpected, with the traceback only under
+``GRAPHFRAUD_DEBUG=1``): no traceback reaches a user.
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -11,65 +18,136 @@ from .errors import GraphFraudError
 
 __all__ = ["main"]
 
+_FMT = argparse.ArgumentDefaultsHelpFormatter
+# argument name in the library -> the flag a user typed, so errors name the flag
+_FLAGS = {"since": "--since", "until": "--until", "as_of": "--as-of", "window_days": "--window-days",
+          "seed": "--seed", "top_share": "--top-share", "daily_alert_budget": "--alert-budget", "top_ips": "top_ips",
+          "allow_rejected": "--allow-rejected"}
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="graphfraud", description="Find fraud rings and account compromise in a case.")
-    sub = p.add_subparsers(dest="command", required=True)
 
-    a = sub.add_parser("analyze", help="signals, burst triggers, baseline metrics, payment tests and a report")
-    src = a.add_mutually_exclusive_group()
+def _positive(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(v) or v <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text!r}")
+    return v
+
+
+def _share(text: str) -> float:
+    v = _positive(text)
+    if v > 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text!r}")
+    return v
+
+
+def _seed(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= v < 2**32:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 4294967295, got {text!r}")
+    return v
+
+
+def _at_least(low: int):
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if v < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {text!r}")
+        return v
+    return parse
+
+
+def _timestamp(text: str) -> str:
+    from .case.period import parse_time
+
+    try:
+        parse_time(text, "value")
+    except GraphFraudError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("value: ")) from None
+    return text
+
+
+def _source(p: argparse.ArgumentParser) -> None:
+    src = p.add_mutually_exclusive_group()
     src.add_argument("--db", type=Path, help="case as a SQLite file (default: the bundled sample case)")
     src.add_argument("--csv", type=Path, help="case as a folder of CSVs named after the tables")
-    a.add_argument("--out", type=Path, default=Path("graphfraud-out"), help="output folder (default ./graphfraud-out)")
-    a.add_argument("--window-days", type=float, default=14, help="signal window in days (default 14)")
-    a.add_argument("--as-of", default=None, help="end of the window, e.g. '2025-09-30 23:59:59' (default: latest login)")
-    a.add_argument("--top-share", type=float, default=0.05, help="share of accounts tested as 'top by composite'")
-    a.add_argument("--since", default=None, help="only logins from this time on for bursts, rings and campaigns")
-    a.add_argument("--until", default=None, help="only logins up to this time for bursts, rings and campaigns")
-    a.add_argument("--ring-method", default="louvain", help="community detection: louvain (default) or components")
-    a.add_argument("--resolution", type=float, default=1.0, help="Louvain resolution (default 1.0)")
-    a.add_argument("--seed", type=int, default=0, help="seed for community detection (recorded in outputs)")
-    a.add_argument("--alert-budget", type=float, default=50, help="daily alert budget for proposed rules")
+
+
+def _periods(p: argparse.ArgumentParser, window: bool = True) -> None:
+    p.add_argument("--since", type=_timestamp, default=None,
+                   help="start of the analysis period (bursts, campaigns, rings, rule alerts); default: first login")
+    p.add_argument("--until", type=_timestamp, default=None,
+                   help="end of the analysis period; default: last login")
+    if window:
+        p.add_argument("--window-days", type=_positive, default=14, help="length of the signal window in days")
+        p.add_argument("--as-of", type=_timestamp, default=None,
+                       help="end of the signal window, e.g. '2025-09-30 23:59:59'; default: end of the analysis period")
+
+
+def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    p = argparse.ArgumentParser(prog="graphfraud", formatter_class=_FMT,
+                                description="Find fraud rings and account compromise in a case.")
+    p.add_argument("--version", action="version", version=f"graphfraud {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    a = sub.add_parser("analyze", formatter_class=_FMT,
+                       help="signals, burst triggers, rings, rules, baseline metrics, payment tests and a report")
+    _source(a)
+    a.add_argument("--out", type=Path, default=Path("graphfraud-out"), help="output folder")
+    _periods(a)
+    a.add_argument("--top-share", type=_share, default=0.05, help="share of accounts tested as 'top by composite'")
+    a.add_argument("--ring-method", default="louvain", choices=["louvain", "components"], help="community detection")
+    a.add_argument("--resolution", type=_positive, default=1.0, help="Louvain resolution")
+    a.add_argument("--seed", type=_seed, default=0, help="seed for community detection (recorded in outputs)")
+    a.add_argument("--alert-budget", type=_positive, default=50, help="daily alert budget for proposed rules")
     a.add_argument("--no-cases", action="store_true", help="do not open a case folder per flagged ring")
     a.add_argument("--graph", default="networkx",
-                   help="graph store: networkx (default), gremlite:///path/store.db, ws://host:8182/gremlin or "
+                   help="graph store: networkx, gremlite:///path/store.db, ws://host:8182/gremlin or "
                         "wss://<neptune-endpoint>:8182/gremlin")
     a.add_argument("--neptune-iam", action="store_true",
                    help="sign the Gremlin websocket with AWS SigV4 (needs graphfraud[neptune])")
     a.add_argument("--no-graph-load", action="store_true",
                    help="the graph store already holds the case (e.g. bulk-loaded): do not upsert it again")
+    a.add_argument("--allow-rejected", action="store_true",
+                   help="continue even when most rows of a table were rejected (the report warns)")
     a.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
 
-    c = sub.add_parser("case", help="ring-level case folders")
+    c = sub.add_parser("case", formatter_class=_FMT, help="ring-level case folders")
     csub = c.add_subparsers(dest="case_command", required=True)
-    o = csub.add_parser("open", help="write the case folder of one ring")
-    o.add_argument("ring_id")
-    osrc = o.add_mutually_exclusive_group()
-    osrc.add_argument("--db", type=Path, help="case as a SQLite file (default: the bundled sample case)")
-    osrc.add_argument("--csv", type=Path, help="case as a folder of CSVs")
+    o = csub.add_parser("open", formatter_class=_FMT, help="write the case folder of one ring")
+    o.add_argument("ring_id", help="the ring's id, as in rings.csv (ring-...)")
+    _source(o)
     o.add_argument("--out", type=Path, required=True, help="folder to write <ring_id>/ into")
-    o.add_argument("--ring-method", default="louvain")
-    o.add_argument("--resolution", type=float, default=1.0)
-    o.add_argument("--seed", type=int, default=0)
+    o.add_argument("--ring-method", default="louvain", choices=["louvain", "components"], help="community detection")
+    o.add_argument("--resolution", type=_positive, default=1.0, help="Louvain resolution")
+    o.add_argument("--seed", type=_seed, default=0, help="seed for community detection")
 
-    x = sub.add_parser("export", help="write the graph for another store")
+    x = sub.add_parser("export", formatter_class=_FMT, help="write the graph for another store")
     xsub = x.add_subparsers(dest="export_format", required=True)
-    n = xsub.add_parser("neptune-csv", help="Amazon Neptune Gremlin bulk-load CSV files (see docs/neptune.md)")
-    nsrc = n.add_mutually_exclusive_group()
-    nsrc.add_argument("--db", type=Path, help="case as a SQLite file (default: the bundled sample case)")
-    nsrc.add_argument("--csv", type=Path, help="case as a folder of CSVs")
+    n = xsub.add_parser("neptune-csv", formatter_class=_FMT,
+                        help="Amazon Neptune Gremlin bulk-load CSV files (see docs/neptune.md)")
+    _source(n)
     n.add_argument("--out", type=Path, required=True, help="folder for the CSV files and manifest.json")
-    n.add_argument("--max-mb", type=float, default=100, help="largest file in MiB (default 100)")
-    n.add_argument("--since", default=None, help="only logins from this time on")
-    n.add_argument("--until", default=None, help="only logins up to this time")
-    n.add_argument("-q", "--quiet", action="store_true")
+    n.add_argument("--max-mb", type=_positive, default=100, help="largest file in MiB")
+    _periods(n, window=False)
+    n.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
 
-    g = sub.add_parser("generate", help="write a synthetic case (and its ground truth) to a SQLite file")
-    g.add_argument("--accounts", type=int, required=True, help="number of accounts")
-    g.add_argument("--seed", type=int, default=0, help="random seed (same seed, same case)")
-    g.add_argument("--days", type=int, default=60, help="days of activity (default 60)")
+    g = sub.add_parser("generate", formatter_class=_FMT,
+                       help="write a synthetic case (and its ground truth) to a SQLite file")
+    g.add_argument("--accounts", type=_at_least(50), required=True, help="number of accounts")
+    g.add_argument("--seed", type=_seed, default=0, help="random seed (same seed, same case)")
+    g.add_argument("--days", type=_at_least(21), default=60, help="days of activity")
     g.add_argument("--out", type=Path, required=True, help="SQLite file to write (replaced if it exists)")
-    g.add_argument("-q", "--quiet", action="store_true")
+    g.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     return p
 
 
@@ -83,28 +161,53 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # pragma: no cover
         print("graphfraud: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:
+        where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+        print(f"graphfraud: error:{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a bug: say so plainly, the traceback only on request
+        if os.environ.get("GRAPHFRAUD_DEBUG"):
+            raise
+        print(f"graphfraud: internal error: {type(exc).__name__}: {exc}\n"
+              "  This is a bug in graphfraud, not in your data. Run again with GRAPHFRAUD_DEBUG=1 for the "
+              "traceback and report it.", file=sys.stderr)
+        return 1
+
+
+def _input_path(args) -> Path:
+    from .data import sample_case_path
+
+    return args.db or args.csv or sample_case_path()
 
 
 def _analyze(args) -> int:
-    from .pipeline import analyze
-    from .data import sample_case_path
+    from .act.output import check_writable
+    from .graph.stores import connect
     from .loaders import load_case
+    from .pipeline import analyze
     from .progress import Progress
 
-    from .graph.stores import connect
+    from .case.period import parse_time
 
-    path = args.db or args.csv or sample_case_path()
+    since, until = parse_time(args.since, "--since"), parse_time(args.until, "--until")
+    if since is not None and until is not None and since > until:
+        raise GraphFraudError(f"--since ({since}) is later than --until ({until}): the analysis period is empty")
+    check_writable(args.out)  # before minutes of work, not after
+    path = _input_path(args)
     progress = Progress(total=10 - args.no_cases - args.no_graph_load, quiet=args.quiet)
     t0 = time.perf_counter()
     options = {"neptune_iam": True} if args.neptune_iam else {}
     graph = connect(args.graph, **options)
-    with progress.stage(f"loading {path}"):
-        case = load_case(path)
-    res = analyze(case, args.out, window_days=args.window_days, as_of=args.as_of, top_share=args.top_share,
-                  progress=progress, ring_method=args.ring_method, resolution=args.resolution, seed=args.seed,
-                  daily_alert_budget=args.alert_budget, open_cases=not args.no_cases, since=args.since,
-                  until=args.until, graph=graph, load_graph=not args.no_graph_load)
-    graph.close()
+    try:
+        with progress.stage(f"loading {path}"):
+            case = load_case(path)
+        res = analyze(case, args.out, window_days=args.window_days, as_of=args.as_of, top_share=args.top_share,
+                      progress=progress, ring_method=args.ring_method, resolution=args.resolution, seed=args.seed,
+                      daily_alert_budget=args.alert_budget, open_cases=not args.no_cases, since=args.since,
+                      until=args.until, graph=graph, load_graph=not args.no_graph_load, names=_FLAGS,
+                      allow_rejected=args.allow_rejected)
+    finally:
+        graph.close()
     _summary(res, time.perf_counter() - t0)
     return 0
 
@@ -117,21 +220,23 @@ def _summary(res, seconds: float) -> None:
         f"graphfraud analyze: {res.case.source}  ({seconds:.1f}s)",
         "  rows used      " + ", ".join(f"{t} {int(r.used):,}" for t, r in counts.iterrows()),
         f"  rejected       {dq['rejected_rows']:,} row(s); {dq['logins_without_reputation']:,} login(s) with no IP reputation",
-        f"  window         {res.params['window_start'][:19]} .. {str(res.params['as_of'])[:19]}"
-        f"  ({len(res.signals):,} accounts with signals)",
-        f"  burst triggers {len(res.bursts)} on {res.bursts['account_id'].nunique()} account(s)",
+        f"  period         {res.periods.analysis.label()}: bursts, campaigns, rings",
+        f"  signal window  {res.periods.signal_window.label()}: {len(res.signals):,} accounts with signals, rule alerts",
+        f"  burst triggers {len(res.bursts):,} on {res.bursts['account_id'].nunique():,} account(s)",
     ]
     for _, t in res.payment_tests.iterrows():
-        p = "n/a" if t["pvalue"] != t["pvalue"] else f"{t['pvalue']:.3g}"
-        lines.append(f"  payments       {t['cohort']}: {t['bad_flagged']}/{t['n_flagged']} bad vs "
-                     f"{t['bad_rest']}/{t['n_rest']}, {t['method']}, p={p}" + (" (!)" if t["warning"] else ""))
+        p = "p n/a" if t["pvalue"] != t["pvalue"] else "p<1e-300" if t["pvalue"] < 1e-300 else f"p={t['pvalue']:.3g}"
+        lines.append(f"  payments       {t['cohort']}: {t['bad_flagged']:,}/{t['n_flagged']:,} bad vs "
+                     f"{t['bad_rest']:,}/{t['n_rest']:,}, {t['method']}, {p}" + (" (!)" if t["warning"] else ""))
     fl = res.rings.flagged
     lines.append(f"  graph          {res.params['graph']}")
-    lines.append(f"  rings          {len(fl)} flagged ({int(fl['size'].sum()) if len(fl) else 0} accounts) of "
-                 f"{len(res.rings.summary)} communities; {len(res.rings.campaigns)} campaign IP(s)")
+    lines.append(f"  rings          {len(fl):,} flagged ({int(fl['size'].sum()) if len(fl) else 0:,} accounts) of "
+                 f"{len(res.rings.summary):,} communities; {len(res.rings.campaigns):,} campaign IP(s)")
     sel = res.rules[res.rules["selected"]]
-    lines.append("  rules          " + "; ".join(f"{r.rule} -> {r.action} ({r.daily_alerts:.1f}/day)"
-                                             for r in sel.itertuples()))
+    lines.append("  rules          " + ("; ".join(f"{r.rule} -> {r.action} ({r.daily_alerts:.1f}/day)"
+                                              for r in sel.itertuples()) or "none within the alert budget"))
+    for w in res.warnings:
+        lines.append(f"  warning        {w}")
     lines.append(f"  outputs        {res.out_dir}/ (report.md, {len(res.files)} files"
                  + (f", cases/ for {len(fl)} ring(s))" if "cases_index" in res.files else ")"))
     print("\n".join(lines))
@@ -150,14 +255,15 @@ def _case(args) -> int:
 
 
 def _export(args) -> int:
-    from .data import sample_case_path
+    from .act.output import check_writable
+    from .graph.neptune_csv import export_neptune_csv
     from .graph.records import graph_records
     from .loaders import load_case
-    from .graph.neptune_csv import export_neptune_csv
     from .progress import Progress
 
+    check_writable(args.out)
     progress = Progress(total=3, quiet=args.quiet)
-    path = args.db or args.csv or sample_case_path()
+    path = _input_path(args)
     with progress.stage(f"loading {path}"):
         case = load_case(path)
     with progress.stage("building the graph records"):
@@ -174,6 +280,11 @@ def _generate(args) -> int:
     from .progress import Progress
     from .synth import write_case
 
+    if args.out.is_dir():
+        raise GraphFraudError(f"--out {args.out} is a folder; give the SQLite file to write, e.g. {args.out / 'case.sqlite'}")
+    from .act.output import check_writable
+
+    check_writable(args.out.parent if str(args.out.parent) else Path("."))
     progress = Progress(quiet=args.quiet)
     last = [0.0]
 

@@ -6,7 +6,7 @@ notebook or a service can catch the library's complaints without catching bugs.
 
 from __future__ import annotations
 
-__all__ = ["GraphFraudError", "SchemaError", "InputError"]
+__all__ = ["GraphFraudError", "SchemaError", "InputError", "BackendError"]
 
 
 class GraphFraudError(Exception):
@@ -38,3 +38,7 @@ class SchemaError(GraphFraudError):
 
 class InputError(GraphFraudError):
     """An argument or an input file is unusable (path missing, bad parameter value)."""
+
+
+class BackendError(GraphFraudError):
+    """A graph store cannot be opened or reached (bad store file, refused connection)."""

@@ -1,23 +1,28 @@
-"""``analyze``: the whole foundation run on a case, written to an output folder."""
+"""``analyze``: every stage in order on one case, written to an all-or-nothing output folder."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import queries
 from .graph.stores import GraphBackend, connect
 from .detect.bursts import detect_bursts
-from .case import REJECTED_COLUMNS, Case
+from .act.output import OutputFolder
+from .case import REJECTED_COLUMNS, TABLE_NAMES, Case, Periods, resolve_periods
 from .errors import InputError
 from .progress import Progress
 from .detect.signals import account_signals
 from .act.stats import PAYMENT_TEST_COLUMNS, payment_outcome_tests
 
-__all__ = ["AnalysisResult", "analyze", "top_share_accounts"]
+__all__ = ["AnalysisResult", "analyze", "top_share_accounts", "input_fingerprint", "rejection_warnings"]
+
+_TS = "%Y-%m-%d %H:%M:%S"
 
 
 @dataclass(frozen=True, eq=False)
@@ -34,6 +39,8 @@ class AnalysisResult:
     rules: pd.DataFrame | None = None
     out_dir: Path | None = None
     files: dict[str, Path] = field(default_factory=dict)
+    periods: Periods | None = None
+    warnings: tuple = ()
 
 
 def top_share_accounts(signals: pd.DataFrame, share: float = 0.05, column: str = "composite") -> list[str]:
@@ -71,51 +78,75 @@ def analyze(
     until=None,
     graph="networkx",
     load_graph: bool = True,
+    names: dict | None = None,
+    allow_rejected: bool = False,
 ) -> AnalysisResult:
-    """Signals, bursts, baseline SQL metrics and payment tests for ``case``.
+    """The whole run on ``case``: signals, bursts, rings, rules, SQL baselines, payment tests, report, case folders.
 
-    With ``out_dir`` set, writes ``account_signals.csv``, ``burst_triggers.csv``,
+    Two periods (see :mod:`graphfraud.case.period`): the **analysis period**
+    ``[since, until]`` (default the whole case) for burst triggers, campaigns,
+    rings and payment cohorts, and the **signal window** (``window_days`` ending
+    at ``as_of``, default the end of the analysis period) for the account signals
+    and the rules' alert counts. Both are in ``params``, the report, the CLI
+    summary, ``manifest.json`` and every case folder.
+
+    With ``out_dir`` set, every output is written atomically (see
+    :mod:`graphfraud.act.output`): ``account_signals.csv``, ``burst_triggers.csv``,
     ``payment_tests.csv``, the three ``baseline_*.csv``, ``rejected_rows.csv``,
     ``rings.csv``, ``ring_summary.csv``, ``campaigns.csv``, ``hubs.csv``,
-    ``rules.csv`` (and ``rules.json``), ``report.md`` and ``daily_fail_rate.png``
-    there, and a case folder per flagged ring under ``cases/`` with
-    ``cases/index.csv`` (the folder is created; re-running overwrites).
-    ``since``/``until`` limit the burst triggers, rings and campaigns to logins in
-    that period ("what did this look like last week"); signals use their own window.
+    ``rules.csv``, ``rules.json``, ``report.md``, ``daily_fail_rate.png``, a case
+    folder per flagged ring under ``cases/`` with ``cases/index.csv``, and
+    ``manifest.json`` last. Outputs of an earlier run that this run does not
+    write are removed.
 
     ``graph`` is the store the rings are found in: a URL for
     :func:`graphfraud.connect` (``"networkx"``, ``"gremlite:///path.db"``,
-    ``"wss://..."``) or an open :class:`~graphfraud.graph.stores.GraphBackend`. The
-    case is upserted into it first (``load_graph=False`` skips that, for a graph
-    already bulk-loaded), the evidence is read back from it, and ring id, score
-    and flag are written onto its account vertices. Every store gives the same
-    ``rings.csv`` and ``ring_summary.csv``.
+    ``"wss://..."``) or an open :class:`~graphfraud.graph.stores.GraphBackend`.
+    The case is upserted into it first (``load_graph=False`` skips that, for a
+    graph already bulk-loaded). Every store gives the same ``rings.csv`` and
+    ``ring_summary.csv``. ``names`` maps argument names to the caller's (the CLI
+    passes flag names) so that errors name what the user typed. A table with
+    half or more of its rows rejected stops the run (``allow_rejected=True``
+    continues); more than 2% rejected is a warning in ``warnings``, the report
+    and the CLI summary.
 
     Examples
     --------
     >>> import graphfraud
-    >>> from graphfraud.pipeline import analyze
-    >>> res = analyze(graphfraud.load_case(graphfraud.sample_case_path()), out_dir=None)
+    >>> res = graphfraud.analyze(graphfraud.load_case(graphfraud.sample_case_path()), out_dir=None)
     >>> res.payment_tests["cohort"].tolist()
     ['accounts with a burst trigger', 'top 5% by composite', 'members of flagged rings']
+    >>> res.periods.analysis.label()
+    '2025-08-01 00:03:00 to 2025-09-14 23:59:00 (45.0 days)'
     """
     from .act.cases import open_case
-    from .graph.view import annotate_rings
-    from .graph.build import build_graph
     from .act.report import write_report
-    from .act.rules import account_features, propose_rules, Rule, save_rules
+    from .act.rules import Rule, account_features, propose_rules, rules_text
+    from .graph.build import build_graph
+    from .graph.view import annotate_rings
 
+    n = {"seed": "seed", "top_share": "top_share", "daily_alert_budget": "daily_alert_budget", "top_ips": "top_ips",
+         **(names or {})}
+    _check_arguments(seed, top_share, daily_alert_budget, top_ips, n)
     progress = progress or Progress(quiet=True)
+    out = OutputFolder(out_dir) if out_dir is not None else None
+    if out is not None:
+        # written first: when the run stops on bad input, this is what says why
+        out.csv("rejected_rows.csv", case.rejected[REJECTED_COLUMNS])
+    warnings = rejection_warnings(case, allow_rejected, flag=(names or {}).get("allow_rejected", "allow_rejected=True"))
+    periods = resolve_periods(case, since, until, window_days, as_of, names)
+    since, until = periods.analysis.start, periods.analysis.end
     with progress.stage("account signals"):
-        signals = account_signals(case, window_days=window_days, as_of=as_of)
-    as_of_ts = signals.attrs.get("as_of")
+        signals = account_signals(case, window_days=window_days, as_of=periods.as_of)
     params = {
+        **periods.as_dict(),
         "window_days": window_days,
-        "as_of": str(as_of_ts) if as_of_ts is not None else None,
-        "window_start": str(signals.attrs.get("window_start")),
+        "as_of": periods.as_of.strftime(_TS),
+        "window_start": periods.signal_window.start.strftime(_TS),
         "top_share": top_share,
         "source": case.source,
         "daily_alert_budget": daily_alert_budget,
+        "seed": seed,
     }
     with progress.stage("risky fail -> EC2 burst detector"):
         bursts = detect_bursts(case, since=since, until=until)
@@ -129,8 +160,10 @@ def analyze(
                                    seed=seed, signals=signals, bursts=bursts)
         params["rings"] = rings.params
     with progress.stage("rule proposals"):
-        features = account_features(case, signals, bursts, rings, rings.campaigns)
-        rules = propose_rules(features, case, window_days, daily_alert_budget)
+        window_bursts = detect_bursts(case, since=periods.signal_window.start, until=periods.signal_window.end)
+        features = account_features(case, signals, window_bursts, rings, rings.campaigns,
+                                    period=periods.signal_window)
+        rules = propose_rules(features, case, periods.signal_window, daily_alert_budget)
     with progress.stage("baseline SQL metrics"):
         conn = queries.case_connection(case, tables=("logins", "ip_reputation"))
         try:
@@ -149,31 +182,24 @@ def analyze(
                                                         "account_id"].tolist(),
         }
         tests = payment_outcome_tests(case, cohorts)
-    result = AnalysisResult(case, signals, bursts, tests, baselines, params, rings, rules)
-    if out_dir is None:
+    result = AnalysisResult(case, signals, bursts, tests, baselines, params, rings, rules, periods=periods,
+                            warnings=tuple(warnings))
+    if out is None:
         return result
-    out = Path(out_dir)
-    with progress.stage(f"writing {out}"):
-        out.mkdir(parents=True, exist_ok=True)
-        files = {
-            "account_signals": _csv(signals, out / "account_signals.csv"),
-            "burst_triggers": _csv(bursts, out / "burst_triggers.csv"),
-            "payment_tests": _csv(tests[PAYMENT_TEST_COLUMNS], out / "payment_tests.csv"),
-            "baseline_daily_fail_rate": _csv(baselines["daily_fail_rate"], out / "baseline_daily_fail_rate.csv"),
-            "baseline_top_failing_ips": _csv(baselines["top_failing_ips"], out / "baseline_top_failing_ips.csv"),
-            "baseline_ip_risk_distribution": _csv(baselines["ip_risk_distribution"],
-                                                  out / "baseline_ip_risk_distribution.csv"),
-            "rejected_rows": _csv(case.rejected[REJECTED_COLUMNS], out / "rejected_rows.csv"),
-            "rings": _csv(rings.rings, out / "rings.csv"),
-            "ring_summary": _csv(rings.summary, out / "ring_summary.csv"),
-            "campaigns": _csv(rings.campaigns, out / "campaigns.csv"),
-            "hubs": _csv(rings.hubs, out / "hubs.csv"),
-            "rules": _csv(rules, out / "rules.csv"),
-        }
+    with progress.stage(f"writing {out.root}"):
+        for name, df in (("account_signals", signals), ("burst_triggers", bursts),
+                         ("payment_tests", tests[PAYMENT_TEST_COLUMNS]),
+                         ("baseline_daily_fail_rate", baselines["daily_fail_rate"]),
+                         ("baseline_top_failing_ips", baselines["top_failing_ips"]),
+                         ("baseline_ip_risk_distribution", baselines["ip_risk_distribution"]),
+                         ("rings", rings.rings), ("ring_summary", rings.summary), ("campaigns", rings.campaigns),
+                         ("hubs", rings.hubs), ("rules", rules)):
+            result.files[name] = out.csv(f"{name}.csv", df)
+        result.files["rejected_rows"] = out.path("rejected_rows.csv")
         chosen = [Rule.from_dict(r) for r in _selected_rule_dicts(rules)]
-        files["rules_json"] = save_rules(chosen, out / "rules.json")
-        result = AnalysisResult(case, signals, bursts, tests, baselines, params, rings, rules, out, files)
-        files.update(write_report(result, out))
+        result.files["rules_json"] = out.text("rules.json", rules_text(chosen), rows=len(chosen))
+        result = _with_out(result, out.root)
+        result.files.update(write_report(result, out))
     if open_cases and len(rings.flagged):
         with progress.stage(f"opening {len(rings.flagged)} ring case(s)"):
             members = set(rings.rings.loc[rings.rings["ring_id"].isin(rings.flagged["ring_id"]), "account_id"])
@@ -182,12 +208,90 @@ def analyze(
             graph = annotate_rings(build_graph(near, since=since, until=until, signals=signals, bursts=bursts), rings)
             index = []
             for _, row in rings.flagged.iterrows():
-                folder = open_case(near, row["ring_id"], out / "cases", rings=rings, signals=signals,
+                folder = open_case(near, row["ring_id"], out.root / "cases", rings=rings, signals=signals,
                                    bursts=bursts, graph=graph)
                 index.append({"ring_id": row["ring_id"], "size": row["size"], "score": row["score"],
-                              "pvalue": row["pvalue"], "folder": str(folder.relative_to(out))})
-            files["cases_index"] = _csv(pd.DataFrame(index), out / "cases" / "index.csv")
+                              "pvalue": row["pvalue"], "folder": str(folder.relative_to(out.root))})
+            for f in sorted((out.root / "cases").rglob("*")):
+                if f.is_file() and not f.name.startswith("."):
+                    out.adopt(f)
+            result.files["cases_index"] = out.csv("cases/index.csv", pd.DataFrame(index))
+    out.finish(_manifest_info(case, params, periods))
     return result
+
+
+def rejection_warnings(case: Case, allow_rejected: bool = False, stop_share: float = 0.5, warn_share: float = 0.02,
+                       flag: str = "allow_rejected=True") -> list[str]:
+    """Warnings for tables with more than ``warn_share`` of rows rejected; an error from ``stop_share`` on.
+
+    A table whose rows are (nearly) all rejected usually means a shifted or
+    mis-typed column, and every figure built on it would be silently wrong.
+    """
+    counts = case.row_counts()
+    reasons = case.rejected.drop_duplicates(["table", "row"]) if len(case.rejected) else case.rejected
+    warnings = []
+    for table, r in counts.iterrows():
+        if not r["read"] or not r["rejected"]:
+            continue
+        share = r["rejected"] / r["read"]
+        if share <= warn_share:
+            continue
+        mine = reasons[reasons["table"] == table]
+        cols = mine.groupby("column").size().sort_values(ascending=False)
+        top = "; ".join(f"{c} {n:,}" for c, n in cols.head(3).items())
+        reason = mine["reason"].mode().iloc[0] if len(mine) else ""
+        text = (f"table '{table}': {int(r['rejected']):,} of {int(r['read']):,} rows rejected ({share:.0%}); "
+                f"columns: {top}; most common reason: {reason}")
+        if share >= stop_share and not allow_rejected:
+            raise InputError(text + f". Every figure built on this table would be wrong: fix the column (see "
+                                    f"rejected_rows.csv), or pass {flag} to continue anyway")
+        warnings.append(text)
+    return warnings
+
+
+def _check_arguments(seed, top_share, budget, top_ips, n: dict) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise InputError(f"{n['seed']} must be a whole number from 0 to 4294967295, got {seed!r}")
+    if not isinstance(top_share, (int, float)) or not 0 < top_share <= 1:
+        raise InputError(f"{n['top_share']} must be in (0, 1], got {top_share!r}")
+    if not isinstance(budget, (int, float)) or not math.isfinite(budget) or budget <= 0:
+        raise InputError(f"{n['daily_alert_budget']} must be a positive number of alerts per day, got {budget!r}")
+    if isinstance(top_ips, bool) or not isinstance(top_ips, (int, np.integer)) or top_ips < 1:
+        raise InputError(f"{n['top_ips']} must be a whole number >= 1, got {top_ips!r}")
+
+
+def _with_out(result: AnalysisResult, root: Path) -> AnalysisResult:
+    from dataclasses import replace
+
+    return replace(result, out_dir=root)
+
+
+def _manifest_info(case: Case, params: dict, periods: Periods) -> dict:
+    from . import __version__
+
+    return {"tool": "graphfraud analyze", "version": __version__, "input": case.source,
+            "input_fingerprint": input_fingerprint(case), "periods": periods.as_dict(), "seed": params["seed"],
+            "parameters": {k: v for k, v in params.items() if k not in ("graph_load",)},
+            "row_counts": case.row_counts().reset_index().to_dict(orient="records")}
+
+
+def input_fingerprint(case: Case) -> str:
+    """sha256 of the input: the file, every file of a folder (sorted by name), or the tables in memory."""
+    h = hashlib.sha256()
+    src = Path(case.source)
+    files = sorted(p for p in src.iterdir() if p.is_file()) if src.is_dir() else [src] if src.is_file() else []
+    if files:
+        for f in files:
+            h.update(f.name.encode())
+            with open(f, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+    else:
+        for name in TABLE_NAMES:
+            df = case.table(name)
+            h.update(name.encode())
+            h.update(pd.util.hash_pandas_object(df.astype(str), index=False).to_numpy().tobytes())
+    return "sha256:" + h.hexdigest()
 
 
 def _near_accounts(case: Case, members: set) -> Case:
@@ -214,6 +318,3 @@ def _selected_rule_dicts(rules: pd.DataFrame) -> list[dict]:
     return [r.to_dict() for r in candidate_rules() if r.name in chosen]
 
 
-def _csv(df: pd.DataFrame, path: Path) -> Path:
-    df.to_csv(path, index=False, date_format="%Y-%m-%d %H:%M:%S")
-    return path

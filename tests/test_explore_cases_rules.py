@@ -136,7 +136,7 @@ def test_rule_metrics_by_hand():
     case = graphfraud.case_from_frames(logins=pd.DataFrame(columns=["event_ts", "account_id", "ip", "country_iso",
                                                                     "result", "mfa_used", "device_id"]),
                                        payments=pay, security_findings=fnd)
-    ev = R.evaluate_rules([R.Rule("hi", [("composite", ">=", 0.75)])], feats, case, window_days=2).iloc[0]
+    ev = R.evaluate_rules([R.Rule("hi", [("composite", ">=", 0.75)])], feats, case, period=2).iloc[0]
     assert ev["alerts"] == 2 and ev["daily_alerts"] == 1.0
     assert ev["precision_findings"] == 0.5 and ev["recall_findings"] == 1.0 and ev["lift_findings"] == 2.0
     assert ev["precision_bad_payments"] == 0.5 and ev["lift_bad_payments"] == 2.0

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import html
+import io
 import math
+import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-__all__ = ["write_report", "markdown_table", "daily_fail_rate_chart"]
+__all__ = ["write_report", "report_markdown", "markdown_table", "md_escape", "daily_fail_rate_chart"]
 
 
 def markdown_table(df: pd.DataFrame, max_rows: int = 20, floatfmt: str = "{:.3g}") -> str:
@@ -16,10 +18,10 @@ def markdown_table(df: pd.DataFrame, max_rows: int = 20, floatfmt: str = "{:.3g}
 
     Examples
     --------
-    >>> print(markdown_table(pd.DataFrame({"ip": ["1.2.3.4|<b>"], "fails": [3]})))
-    | ip | fails |
-    |---|---|
-    | 1.2.3.4\\|&lt;b&gt; | 3 |
+    >>> print(markdown_table(pd.DataFrame({"ip": ["1.2.3.4|<b>"], "fails": [3], "flagged": [True]})))
+    | ip | fails | flagged |
+    |---|---|---|
+    | 1.2.3.4\\|\\<b\\> | 3 | 1 |
     """
     if df.empty:
         return "_(none)_"
@@ -36,22 +38,45 @@ def markdown_table(df: pd.DataFrame, max_rows: int = 20, floatfmt: str = "{:.3g}
 def _cell(v, floatfmt: str) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return ""
-    if isinstance(v, float):
+    if isinstance(v, (bool, np.bool_)):
+        text = str(int(v))
+    elif isinstance(v, (int, np.integer)):
+        text = f"{int(v):,}"
+    elif isinstance(v, float):
         text = floatfmt.format(v)
     elif isinstance(v, pd.Timestamp):
-        text = v.strftime("%Y-%m-%d %H:%M")
+        text = v.strftime("%Y-%m-%d %H:%M:%S")
     else:
         text = str(v)
-    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
+    return md_escape(text).replace("|", "\\|").replace("\n", " ")
 
 
-def daily_fail_rate_chart(daily: pd.DataFrame, bursts: pd.DataFrame, path: Path) -> Path:
-    """PNG of the daily failed-login rate (line) over daily logins (bars), burst days marked."""
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#])")
+
+
+def md_escape(text) -> str:
+    """Text from data made inert in Markdown with backslash escapes, so no tag or link can form.
+
+    Backslash escapes render as the character itself, unlike HTML entities, which
+    show up as ``&gt;`` in every viewer that does not render HTML.
+
+    Examples
+    --------
+    >>> print(md_escape("<svg onload=alert(1)> a_b -> c"))
+    \\<svg onload=alert(1)\\> a\\_b -\\> c
+    """
+    return _MD_SPECIAL.sub(r"\\\1", str(text))
+
+
+def daily_fail_rate_chart(daily: pd.DataFrame, bursts: pd.DataFrame) -> bytes:
+    """PNG bytes of the daily failed-login rate (line) over daily logins (bars), burst days marked."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if daily.empty:
+        daily = pd.DataFrame({"day": [], "logins": [], "fail_rate": []})
     days = pd.to_datetime(daily["day"])
     fig, ax = plt.subplots(figsize=(9, 3.6), dpi=110)
     try:
@@ -70,10 +95,12 @@ def daily_fail_rate_chart(daily: pd.DataFrame, bursts: pd.DataFrame, path: Path)
         ax.legend(loc="upper left", fontsize=8, frameon=False)
         fig.autofmt_xdate()
         fig.tight_layout()
-        fig.savefig(path)
+        buf = io.BytesIO()
+        # no timestamp in the metadata: same input, same bytes
+        fig.savefig(buf, format="png", metadata={"Software": None})
     finally:
         plt.close(fig)
-    return path
+    return buf.getvalue()
 
 
 def _pct(x: float) -> str:
@@ -112,7 +139,7 @@ def _ring_sections(result) -> list[str]:
     cols = ["ring_id", "size", "score", "pvalue", "flagged", "members_with_bursts", "members_with_bad_payments",
             "top_evidence"]
     out = [
-        "## Rings",
+        "## Rings (analysis period)",
         "",
         f"Flagged when the ring's co-activity on shared infrastructure is beyond chance after a Bonferroni "
         f"correction over {rings.params.get('candidate_pairs', 0):,} scored account pairs (threshold "
@@ -122,12 +149,14 @@ def _ring_sections(result) -> list[str]:
         "(coordination, specificity, infrastructure risk, member signals, bursts, findings, bad payments); "
         "see ring_summary.csv.",
         "",
-        markdown_table(rings.flagged[cols], max_rows=25),
+        markdown_table(rings.flagged[cols], max_rows=25) if len(rings.flagged) else
+        "_No ring was flagged in this period._" if len(rings.summary) else
+        "_No group of 2+ accounts shares infrastructure beyond chance in this period: no ring to report._",
         "",
-        f"{len(rings.summary) - len(rings.flagged)} further communities of 2+ accounts were not flagged (weak or "
+        f"{len(rings.summary) - len(rings.flagged):,} further communities of 2+ accounts were not flagged (weak or "
         "chance co-activity, often on busy IPs); they are in ring_summary.csv with their p-values.",
         "",
-        "## Credential-stuffing campaigns",
+        "## Credential-stuffing campaigns (analysis period)",
         "",
         "IPs failing logins against many accounts. Their victims are random targets, so these IPs are never "
         "used as ring evidence; accounts with a later success from the IP are takeover candidates.",
@@ -137,26 +166,90 @@ def _ring_sections(result) -> list[str]:
     ]
     if rules is not None:
         sel = rules[rules["selected"]]
+        span = (f"{rules['period_start'].iloc[0]} to {rules['period_end'].iloc[0]} ({rules['days'].iloc[0]:g} days)"
+                if len(rules) and rules["period_start"].notna().any() else "the signal window")
         out += [
-            "## Proposed rules",
+            "## Proposed rules (signal window)",
             "",
             f"Best {len(sel)} rule(s) under a budget of {result.params.get('daily_alert_budget', 50):g} alerts/day, "
-            "lower-friction actions preferred. Precision is a proxy: share of alerted accounts with a security "
-            "finding, or with a chargeback/decline. All candidates are in rules.csv; the selected ones, as data, "
-            "in rules.json.",
+            "lower-friction actions preferred. An alert is an account matching the rule in the signal window "
+            f"({span}), counted once; alerts/day divides that count by the same window's days. Precision is a "
+            "proxy: share of alerted accounts with a security finding, or with a chargeback/decline. All "
+            "candidates are in rules.csv; the selected ones, as data, in rules.json.",
             "",
-            markdown_table(sel[["rule", "definition", "action", "daily_alerts", "precision_findings",
+            markdown_table(sel[["rule", "definition", "action", "alerts", "daily_alerts", "precision_findings",
                                 "precision_bad_payments", "lift_findings", "lift_bad_payments"]]),
             "",
         ]
     return out
 
 
-def write_report(result, out: Path) -> dict[str, Path]:
-    """Write ``report.md`` and ``daily_fail_rate.png`` for an :class:`~graphfraud.pipeline.AnalysisResult`."""
+def write_report(result, out) -> dict[str, Path]:
+    """Write ``report.md`` and ``daily_fail_rate.png`` for an :class:`~graphfraud.pipeline.AnalysisResult`.
+
+    ``out`` is an :class:`~graphfraud.act.output.OutputFolder` (atomic files in
+    the manifest) or a folder path.
+    """
+    from .output import OutputFolder, atomic_write_bytes
+
+    png = daily_fail_rate_chart(result.baselines["daily_fail_rate"], result.bursts)
+    text = report_markdown(result)
+    if isinstance(out, OutputFolder):
+        return {"chart": out.bytes("daily_fail_rate.png", png), "report": out.text("report.md", text)}
+    out = Path(out)
+    return {"chart": atomic_write_bytes(out / "daily_fail_rate.png", png),
+            "report": atomic_write_bytes(out / "report.md", text.encode("utf-8"))}
+
+
+def _n(x) -> str:
+    return f"{int(x):,}"
+
+
+def _period_lines(result) -> list[str]:
+    periods = getattr(result, "periods", None)
+    if periods is None:
+        return [f"- Signal window: {result.params['window_start']} to {result.params['as_of']}."]
+    return [f"- {line}" for line in periods.lines()]
+
+
+def _distinct_victims(case, campaigns: pd.DataFrame, periods) -> int:
+    """Distinct accounts failed against from campaign IPs in the analysis period (a per-IP sum double-counts)."""
+    if not len(campaigns):
+        return 0
+    lg = case.logins
+    on = lg["ip"].astype(object).isin(campaigns["ip"]).to_numpy() & (lg["result"].to_numpy() == "FAIL")
+    if periods is not None:
+        on &= periods.analysis.mask(lg["event_ts"])
+    return int(pd.unique(lg["account_id"].astype(object).to_numpy()[on]).size)
+
+
+def _recommendation(result) -> str:
+    """What to do now, led by the strongest evidence of this run."""
+    tests = result.payment_tests.set_index("cohort")
+    rings = result.rings
+    steps = []
+    ring_row = tests.loc["members of flagged rings"] if "members of flagged rings" in tests.index else None
+    if rings is not None and len(rings.flagged):
+        strong = ring_row is not None and ring_row["method"] != "none" and ring_row["pvalue_bh"] < 0.05 \
+            and ring_row["rate_flagged"] > ring_row["rate_rest"]
+        why = (f" (their paying members have {_pct(ring_row['rate_flagged'])} bad payments vs "
+               f"{_pct(ring_row['rate_rest'])} for other accounts)" if strong else "")
+        steps.append(f"open one case per flagged ring ({len(rings.flagged):,} under `cases/`){why} and step up all "
+                     "members of a ring to MFA together, so the actor cannot move between accounts")
+    if len(result.bursts):
+        steps.append("throttle EC2 provisioning and step up to MFA on the "
+                     f"{result.bursts['account_id'].nunique():,} account(s) with a burst trigger until the owner confirms")
+    steps.append("step up to MFA (not suspension) on the top-composite accounts")
+    steps.append("suspend only where a security finding confirms compromise")
+    text = "; ".join(steps)
+    return text[0].upper() + text[1:] + "."
+
+
+def report_markdown(result) -> str:
+    """The text of ``report.md``: both periods first, then every figure labelled with the one it covers."""
     case, signals, bursts, tests = result.case, result.signals, result.bursts, result.payment_tests
     base = result.baselines
-    chart = daily_fail_rate_chart(base["daily_fail_rate"], bursts, out / "daily_fail_rate.png")
+    periods = getattr(result, "periods", None)
     dq = case.data_quality()
     counts = case.row_counts()
     daily = base["daily_fail_rate"]
@@ -171,17 +264,18 @@ def write_report(result, out: Path) -> dict[str, Path]:
     top = signals.nlargest(max(1, math.ceil(share * len(signals))), "composite") if len(signals) else signals
 
     bullets = [
-        f"**Scope**: {len(signals):,} accounts logged in during the {result.params['window_days']:g}-day window "
-        f"{result.params['window_start'][:16]} to {str(result.params['as_of'])[:16]} ({window_logins:,} logins); "
+        f"**Scope**: in the signal window {len(signals):,} accounts logged in ({window_logins:,} logins); "
         f"over the whole case {total_logins:,} logins, {total_fails:,} failed ({_pct(total_fails / max(total_logins, 1))})"
         + (f", worst day {peak['day']} at {_pct(peak['fail_rate'])}." if peak is not None else "."),
-        f"**Risky fail -> EC2 burst**: {len(bursts)} trigger(s) on {bursts['account_id'].nunique()} account(s): "
+        f"**Risky fail -> EC2 burst** (analysis period): {_n(len(bursts))} trigger(s) on "
+        f"{_n(bursts['account_id'].nunique())} account(s): "
         "a FAIL login from an IP with risk >= 80, then >= 4 RUN_INSTANCES in >= 2 regions within 24 h"
-        + (f" (e.g. {html.escape(str(bursts.iloc[0]['account_id']))} at {bursts.iloc[0]['trigger_ts']:%Y-%m-%d %H:%M}, "
-           f"{bursts.iloc[0]['run_count_24h']} launches in {bursts.iloc[0]['regions']})." if len(bursts) else "."),
-        f"**Highest-risk accounts**: the top {share:.0%} by composite score ({len(top)} accounts) score "
+        + (f" (e.g. {md_escape(bursts.iloc[0]['account_id'])} at {bursts.iloc[0]['trigger_ts']:%Y-%m-%d %H:%M:%S}, "
+           f"{_n(bursts.iloc[0]['run_count_24h'])} launches in {md_escape(bursts.iloc[0]['regions'])})."
+           if len(bursts) else "."),
+        f"**Highest-risk accounts** (signal window): the top {share:.0%} by composite score ({len(top)} accounts) score "
         f"{top['composite'].min():.2f}-{top['composite'].max():.2f} (median of all accounts "
-        f"{signals['composite'].median():.2f}); {int((signals['tor_login_count'] > 0).sum())} account(s) logged in over TOR."
+        f"{signals['composite'].median():.2f}); {_n((signals['tor_login_count'] > 0).sum())} account(s) logged in over TOR."
         if len(signals) else "**Highest-risk accounts**: no account logged in during the window.",
     ]
     rings = result.rings
@@ -189,14 +283,17 @@ def write_report(result, out: Path) -> dict[str, Path]:
         fl = rings.flagged
         members = int(fl["size"].sum()) if len(fl) else 0
         camp = rings.campaigns
+        ring_text = (f"**Rings** (analysis period): {_n(len(fl))} flagged ring(s) with {_n(members)} accounts that "
+                     "log in through the same specific IPs and devices within minutes of each other far more than "
+                     "chance allows"
+                     + (f" (strongest: {md_escape(fl.iloc[0]['ring_id'])}, {_n(fl.iloc[0]['size'])} accounts, "
+                        f"score {fl.iloc[0]['score']:.2f})" if len(fl) else "")
+                     if len(rings.summary) else "**Rings** (analysis period): no group of 2+ accounts shares "
+                     "infrastructure beyond chance in this period, so no ring was found")
         bullets.append(
-            f"**Rings**: {len(fl)} flagged ring(s) with {members} accounts that log in through the same specific IPs "
-            f"and devices within minutes of each other far more than chance allows"
-            + (f" (strongest: {html.escape(str(fl.iloc[0]['ring_id']))}, {int(fl.iloc[0]['size'])} accounts, "
-               f"score {fl.iloc[0]['score']:.2f})" if len(fl) else "")
-            + f"; {len(camp)} credential-stuffing campaign IP(s) hit "
-            f"{int(camp['victims'].sum()) if len(camp) else 0} accounts (victims, not rings); "
-            f"{len(rings.hubs)} shared hub(s) such as carrier NAT left out as evidence."
+            ring_text + f"; {_n(len(camp))} credential-stuffing campaign IP(s) failed logins on "
+            f"{_n(_distinct_victims(case, camp, periods))} distinct accounts (victims, not rings); "
+            f"{_n(len(rings.hubs))} shared hub(s) such as carrier NAT left out as evidence."
         )
     parts = []
     for _, row in tests.iterrows():
@@ -205,32 +302,34 @@ def write_report(result, out: Path) -> dict[str, Path]:
             continue
         parts.append(f"{row['cohort']} {_pct(row['rate_flagged'])} bad vs {_pct(row['rate_rest'])} "
                      f"({row['method']}, BH p {_p(row['pvalue_bh'])}{', too few to conclude' if row['warning'] else ''})")
-    bullets.append("**Payment outcomes** (share of paying accounts with a chargeback or decline): " + "; ".join(parts)
+    bullets.append("**Payment outcomes** (cohorts from the analysis period, every payment in the case; share of "
+                   "paying accounts with a chargeback or decline): " + "; ".join(parts)
                    + ". Details below.")
     if top_ip is not None:
         risk_text = "no reputation row" if pd.isna(top_ip["risk_score"]) else f"risk {int(top_ip['risk_score'])}"
         bullets.append(
-            f"**Infrastructure**: the top failing IP {html.escape(str(top_ip['ip']))} ({risk_text}) failed "
-            f"{int(top_ip['fails'])} logins on {int(top_ip['accounts_failed'])} account(s)"
-            + (f"; IPs with risk >= 80 are {int(hi['ips'])} of the IPs seen and fail {_pct(hi['fail_rate'])} of their logins."
+            f"**Infrastructure** (whole case): the top failing IP {md_escape(top_ip['ip'])} ({risk_text}) failed "
+            f"{_n(top_ip['fails'])} logins on {_n(top_ip['accounts_failed'])} account(s)"
+            + (f"; {_n(hi['ips'])} IPs have risk >= 80 and fail {_pct(hi['fail_rate'])} of their logins."
                if hi is not None else ".")
         )
     bullets.append(
-        f"**Data quality**: {dq['rejected_rows']} input row(s) rejected (see rejected_rows.csv), "
-        f"{dq['logins_without_reputation']:,} login(s) from IPs with no reputation row (kept, risk unknown), "
-        f"{dq['accounts_not_in_users']} account(s) in logins but not in users."
+        f"**Data quality**: {_n(dq['rejected_rows'])} input row(s) rejected (see rejected_rows.csv), "
+        f"{_n(dq['logins_without_reputation'])} login(s) from IPs with no reputation row (kept, risk unknown), "
+        f"{_n(dq['accounts_not_in_users'])} account(s) in logins but not in users"
+        + "".join(f", {_n(v)} {k.replace('_', ' ')}" for k, v in dq.items()
+                  if k.endswith("_before_signup") and v) + "."
     )
-    bullets.append(
-        "**Recommended now**: step up to MFA (not suspension) on the burst-trigger and top-composite accounts, "
-        "throttle EC2 provisioning for accounts with a burst trigger until the owner confirms, and suspend only "
-        "where a security finding confirms compromise."
-    )
+    for warning in getattr(result, "warnings", ()) or ():
+        bullets.append(f"**Warning**: {md_escape(warning)}")
+    bullets.append(f"**Recommended now**: {_recommendation(result)}")
 
     lines = [
         "# graphfraud case report",
         "",
-        f"Case: `{html.escape(str(case.source))}`. Window: {result.params['window_days']:g} days ending "
-        f"{result.params['as_of']}. Generated by graphfraud analyze.",
+        f"Case: `{md_escape(case.source)}`. Generated by graphfraud analyze.",
+        "",
+        *_period_lines(result),
         "",
         "## Executive summary",
         "",
@@ -238,7 +337,7 @@ def write_report(result, out: Path) -> dict[str, Path]:
         "",
         "![Daily failed-login rate, burst-trigger days marked](daily_fail_rate.png)",
         "",
-        "## Burst triggers",
+        "## Burst triggers (analysis period)",
         "",
         markdown_table(bursts),
         "",
@@ -254,15 +353,15 @@ def write_report(result, out: Path) -> dict[str, Path]:
                               "relative_risk", "pvalue", "pvalue_bh", "warning"]]),
         "",
         *_ring_sections(result),
-        "## Highest composite scores",
+        "## Highest composite scores (signal window)",
         "",
         markdown_table(top.head(10)),
         "",
-        "## Top failing IPs",
+        "## Top failing IPs (whole case)",
         "",
         markdown_table(base["top_failing_ips"], max_rows=10),
         "",
-        "## IP risk distribution",
+        "## IP risk distribution (whole case)",
         "",
         markdown_table(base["ip_risk_distribution"]),
         "",
@@ -288,6 +387,4 @@ def write_report(result, out: Path) -> dict[str, Path]:
         "findings, and feed confirmed cases back as labels for a supervised model.",
         "",
     ]
-    path = out / "report.md"
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return {"report": path, "chart": chart}
+    return "\n".join(lines)

@@ -16,19 +16,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..case import Case
+from ..case import Case, Period
 from ..errors import InputError
+from .output import atomic_write_bytes
 
 __all__ = ["Rule", "account_features", "evaluate_rules", "candidate_rules", "propose_rules", "save_rules",
-           "load_rules", "ACTION_FRICTION", "RULE_COLUMNS"]
+           "rules_text", "load_rules", "ACTION_FRICTION", "RULE_COLUMNS"]
 
 # Lower friction first: an honest customer barely notices a step-up, suspension locks them out.
 ACTION_FRICTION = {"MFA step-up": 1, "force password reset": 2, "throttle EC2 provisioning": 2, "open a case": 2,
                    "suspend account": 3}
 
+_FMT = "%Y-%m-%d %H:%M:%S"
 _OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq}
 
-RULE_COLUMNS = ["rule", "definition", "action", "friction", "alerts", "daily_alerts", "precision_findings",
+RULE_COLUMNS = ["rule", "definition", "action", "friction", "alerts", "daily_alerts", "period_start", "period_end",
+                "days", "precision_findings",
                 "recall_findings", "lift_findings", "precision_bad_payments", "recall_bad_payments",
                 "lift_bad_payments", "selected"]
 
@@ -95,13 +98,16 @@ class Rule:
 def save_rules(rules, path: str | Path) -> Path:
     """Write rules as JSON (``.json``) or YAML (``.yaml``/``.yml``, needs PyYAML)."""
     path = Path(path)
+    return atomic_write_bytes(path, rules_text(rules, "yaml" if path.suffix in (".yaml", ".yml") else "json")
+                              .encode("utf-8"))
+
+
+def rules_text(rules, fmt: str = "json") -> str:
+    """The rules as JSON or YAML text (what :func:`save_rules` writes)."""
     data = [r.to_dict() for r in rules]
-    if path.suffix in (".yaml", ".yml"):
-        yaml = _yaml()
-        path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    else:
-        path.write_text(json.dumps(data, indent=2), encoding="utf-8")
-    return path
+    if fmt == "yaml":
+        return _yaml().safe_dump(data, sort_keys=False)
+    return json.dumps(data, indent=2) + "\n"
 
 
 def load_rules(path: str | Path) -> list[Rule]:
@@ -121,15 +127,24 @@ def _yaml():
 
 
 def account_features(case: Case, signals: pd.DataFrame, bursts: pd.DataFrame | None = None,
-                     rings=None, campaigns: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per account with signals: the signals plus burst, ring and campaign features.
+                     rings=None, campaigns: pd.DataFrame | None = None, period: Period | None = None) -> pd.DataFrame:
+    """One row per account with signals: the signals plus burst, ring and campaign features, over one period.
 
-    Added columns: ``burst_triggers``, ``in_flagged_ring``, ``campaign_victim``
-    (failed logins from a campaign IP) and ``campaign_success`` (a successful
-    login from a campaign IP: a likely takeover).
+    The signals describe the signal window, so every event feature is counted in
+    the same ``period`` (default: the signals' window, from ``signals.attrs``):
+    ``burst_triggers`` (triggers with ``trigger_ts`` in the period),
+    ``campaign_victim`` (a failed login from a campaign IP in the period),
+    ``campaign_success`` (a successful login from a campaign IP in the period: a
+    likely takeover) and ``in_flagged_ring`` (member of a flagged ring found over
+    the analysis period, and active in this period since it has signals).
+    ``attrs["period"]`` records the period.
     """
+    period = period if period is not None else _signal_period(signals)
     f = signals.set_index("account_id").copy()
-    trig = bursts.groupby("account_id").size() if bursts is not None and len(bursts) else pd.Series(dtype=int)
+    trig = pd.Series(dtype=int)
+    if bursts is not None and len(bursts):
+        b = bursts[period.mask(bursts["trigger_ts"])] if period is not None else bursts
+        trig = b.groupby("account_id").size()
     f["burst_triggers"] = trig.reindex(f.index, fill_value=0).astype(int)
     flagged = set()
     if rings is not None and len(rings.summary):
@@ -138,23 +153,42 @@ def account_features(case: Case, signals: pd.DataFrame, bursts: pd.DataFrame | N
     victim, success = set(), set()
     if campaigns is not None and len(campaigns):
         lg = case.logins
-        on = lg["ip"].astype(object).isin(campaigns["ip"]).to_numpy()
+        on = lg["ip"].astype(object).isin(campaigns["ip"]).to_numpy().copy()
+        if period is not None:
+            on &= period.mask(lg["event_ts"])
         acct = lg["account_id"].astype(object).to_numpy()
         fail = lg["result"].to_numpy() == "FAIL"
         victim = set(acct[on & fail])
         success = set(acct[on & ~fail])
     f["campaign_victim"] = f.index.isin(list(victim))
     f["campaign_success"] = f.index.isin(list(success))
+    f.attrs["period"] = period
     return f
 
 
-def evaluate_rules(rules, features: pd.DataFrame, case: Case, window_days: float) -> pd.DataFrame:
-    """Alerts, expected daily alerts and proxy precision/recall/lift of each rule.
+def _signal_period(signals: pd.DataFrame) -> Period | None:
+    start, end = signals.attrs.get("window_start"), signals.attrs.get("as_of")
+    return Period(pd.Timestamp(start), pd.Timestamp(end)) if start is not None and end is not None else None
 
-    Labels are proxies: an account with a ``security_findings`` row, and an account
-    with a chargeback or decline. Each alerting account counts once over the window,
-    so ``daily_alerts = alerts / window_days``.
+
+def evaluate_rules(rules, features: pd.DataFrame, case: Case, period: Period | float | None = None) -> pd.DataFrame:
+    """Alerts, daily alerts and proxy precision/recall/lift of each rule, all over one period.
+
+    ``period`` is the period the features were counted over (default
+    ``features.attrs["period"]``); a number is taken as a length in days. An
+    alert is an account matching the rule in the period, counted once, so
+    ``daily_alerts = alerts / days`` with ``alerts`` and ``days`` from the same
+    period; ``period_start, period_end, days`` say which. Labels are proxies:
+    an account with a ``security_findings`` row, and an account with a
+    chargeback or decline.
     """
+    period = features.attrs.get("period") if period is None else period
+    if isinstance(period, Period):
+        days, start, end = period.days, period.start.strftime(_FMT), period.end.strftime(_FMT)
+    elif isinstance(period, (int, float)) and period > 0:
+        days, start, end = float(period), None, None
+    else:
+        raise InputError(f"evaluate_rules needs the period the features cover (a Period or days > 0), got {period!r}")
     findings = features.index.isin(case.security_findings["account_id"])
     bad = features.index.isin(case.bad_payments()["account_id"])
     rows = []
@@ -162,7 +196,8 @@ def evaluate_rules(rules, features: pd.DataFrame, case: Case, window_days: float
         m = r.matches(features)
         n = int(m.sum())
         row = {"rule": r.name, "definition": r.definition, "action": r.action, "friction": r.friction,
-               "family": r.family, "alerts": n, "daily_alerts": n / window_days}
+               "family": r.family, "alerts": n, "daily_alerts": n / days, "period_start": start,
+               "period_end": end, "days": round(days, 4)}
         for label, y in (("findings", findings), ("bad_payments", bad)):
             tp = int((m & y).sum())
             base = y.mean() if len(y) else math.nan
@@ -197,8 +232,8 @@ def candidate_rules() -> list[Rule]:
     return rules
 
 
-def propose_rules(features: pd.DataFrame, case: Case, window_days: float, daily_alert_budget: float = 50,
-                  max_rules: int = 3, rules=None) -> pd.DataFrame:
+def propose_rules(features: pd.DataFrame, case: Case, period: Period | float | None = None,
+                  daily_alert_budget: float = 50, max_rules: int = 3, rules=None) -> pd.DataFrame:
     """Evaluate the candidates and select the best ``max_rules`` under the daily alert budget.
 
     Per family the variant with the best proxy precision (findings or bad payments,
@@ -207,9 +242,9 @@ def propose_rules(features: pd.DataFrame, case: Case, window_days: float, daily_
     step-up beats a case at equal evidence. Selected rules never add up to more
     daily alerts than the budget.
     """
-    if daily_alert_budget <= 0:
+    if not daily_alert_budget > 0 or not math.isfinite(daily_alert_budget):
         raise InputError(f"daily_alert_budget must be positive, got {daily_alert_budget!r}")
-    ev = evaluate_rules(rules or candidate_rules(), features, case, window_days)
+    ev = evaluate_rules(rules or candidate_rules(), features, case, period)
     ev["precision"] = ev[["precision_findings", "precision_bad_payments"]].max(axis=1)
     ev["recall"] = ev[["recall_findings", "recall_bad_payments"]].max(axis=1)
     ev["utility"] = ev["precision"].fillna(0) * np.sqrt(ev["recall"].fillna(0)) / ev["friction"]

@@ -95,8 +95,9 @@ class Periods:
 
     def lines(self) -> list[str]:
         """The two lines every report, summary and case folder starts with."""
-        return [f"Analysis period: {self.analysis.label()} (bursts, campaigns, rings, rule alerts, payment cohorts)",
-                f"Signal window:   {self.signal_window.label()} (account signals; earlier logins are their history)"]
+        return [f"Analysis period: {self.analysis.label()}: burst triggers, campaigns, rings, payment cohorts",
+                f"Signal window: {self.signal_window.label()}: account signals and rule alert counts "
+                "(earlier logins are the signals' history)"]
 
 
 def resolve_periods(case: Case, since=None, until=None, window_days: float = 14, as_of=None,

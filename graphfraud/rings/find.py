@@ -52,7 +52,8 @@ class RingResult:
 
     @property
     def flagged(self) -> pd.DataFrame:
-        return self.summary[self.summary["flagged"]]
+        # .to_numpy(bool): an empty summary's object column would otherwise be read as column labels
+        return self.summary[self.summary["flagged"].to_numpy(dtype=bool)]
 
     def members(self, ring_id: str) -> list[str]:
         return self.rings.loc[self.rings["ring_id"] == ring_id, "account_id"].tolist()

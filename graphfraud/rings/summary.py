@@ -34,7 +34,6 @@ def ring_summaries(case, rings, pairs, activity, popularity, attrs, threshold, p
     pvalue = stats.poisson.sf(pooled["coactive"] - 1, pooled["expected"])
     pooled["pvalue"] = np.where(pooled["coactive"] > 0, pvalue, 1.0)
 
-    origin = attrs.get("origin", pd.Timestamp(0))
     minutes = attrs.get("coactivity_minutes", 30)
     act = activity.assign(ring_id=ring_of.reindex(activity["account_id"]).to_numpy())
     act = act[act["ring_id"].notna()]
@@ -61,6 +60,7 @@ def ring_summaries(case, rings, pairs, activity, popularity, attrs, threshold, p
                               "country": lg["country_iso"].astype(object).to_numpy()[on_shared]})
     countries["ring_id"] = ring_of.reindex(countries["account_id"]).to_numpy()
 
+    seen = _shared_login_times(case, ring_of, shared, params)
     findings = set(case.security_findings["account_id"])
     bad_pay = set(case.bad_payments()["account_id"])
     with_bursts = set(bursts["account_id"]) if bursts is not None else set()
@@ -76,11 +76,9 @@ def ring_summaries(case, rings, pairs, activity, popularity, attrs, threshold, p
         mem = members.tolist()
         sh = shared_by.get(ring_id, empty_shared)
         ins = inside_by.get(ring_id, empty_inside)
-        co_bins = ins.loc[ins["coactive"] > 0, ["first_bin", "last_bin"]]
         ring_pv = float(pooled["pvalue"].get(ring_id, 1.0))
         days = int(ins["coactive_days"].max()) if len(ins) else 0
-        first = origin + pd.Timedelta(minutes=float(co_bins["first_bin"].min()) * minutes) if len(co_bins) else pd.NaT
-        last = origin + pd.Timedelta(minutes=(float(co_bins["last_bin"].max()) + 1) * minutes) if len(co_bins) else pd.NaT
+        first, last = seen.get(ring_id, (pd.NaT, pd.NaT))
         ips = sh[sh["type"] == "ip"]
         devs = sh[sh["type"] == "device"]
         n = len(mem)
@@ -137,5 +135,30 @@ def _evidence_text(n, ins, sh, days, minutes, pv) -> str:
     tor = ", TOR" if bool(top["tor"]) else ""
     co, exp = int(ins["coactive"].sum()), float(ins["expected"].sum())
     return (f"{int(top['members'])} of {n} accounts used {kind} {top['value']} ({int(top['entity_accounts'])} "
-            f"accounts in all{risk}{tor}); {co} co-active logins within {minutes:g}-{2 * minutes:g} min on up to "
-            f"{days} day(s) vs {exp:.2f} expected by chance (p={pv:.2g}); {len(sh)} shared entities")
+            f"accounts in all{risk}{tor}); members co-active {co:,} times (two members on the same shared IP or "
+            f"device within {minutes:g}-{2 * minutes:g} min: member pairs x time slots) on up to {days} day(s), vs "
+            f"{exp:.2f} expected by chance (p={_pv(pv)}); {len(sh)} shared entities")
+
+
+def _pv(p: float) -> str:
+    return "<1e-300" if p < 1e-300 else f"{p:.2g}"
+
+
+def _shared_login_times(case, ring_of: pd.Series, shared: pd.DataFrame, params: dict) -> dict:
+    """Per ring: the first and last successful login (real event times) of a member on the ring's shared entities."""
+    lg = case.logins
+    acct = lg["account_id"].astype(object)
+    keep = acct.isin(ring_of.index).to_numpy() & (lg["result"].to_numpy() == "SUCCESS")
+    ts = lg["event_ts"].to_numpy(dtype="datetime64[ns]")
+    if params.get("since") is not None:
+        keep &= ts >= pd.Timestamp(params["since"]).to_datetime64()
+    if params.get("until") is not None:
+        keep &= ts <= pd.Timestamp(params["until"]).to_datetime64()
+    ring = ring_of.reindex(acct.to_numpy()[keep]).to_numpy()
+    parts = [pd.DataFrame({"ring_id": ring, "entity": kind + ":" + lg[col].astype(object).to_numpy()[keep].astype(str),
+                           "ts": ts[keep], "ok": lg[col].notna().to_numpy()[keep]})
+             for col, kind in (("ip", "ip"), ("device_id", "device"))]
+    on = pd.concat(parts, ignore_index=True)
+    on = on[on["ok"]].merge(shared[["ring_id", "entity"]], on=["ring_id", "entity"])
+    g = on.groupby("ring_id")["ts"]
+    return {r: (pd.Timestamp(lo), pd.Timestamp(hi)) for r, lo, hi in zip(g.min().index, g.min(), g.max())}

@@ -25,7 +25,7 @@ from gremlin_python.process.graph_traversal import __
 from gremlin_python.process.traversal import Cardinality, Direction, Merge, P, T
 
 from .base import EVIDENCE_COLUMNS, GraphBackend
-from ...errors import GraphFraudError, InputError
+from ...errors import BackendError, GraphFraudError, InputError
 from ..records import EVIDENCE_LABELS, RING_PROPERTIES, encode_times
 
 __all__ = ["GremlinBackend", "is_transient", "neptune_iam_headers"]
@@ -150,15 +150,26 @@ class GremlinBackend(GraphBackend):
             if parsed.netloc:  # gremlite://relative/path.db
                 path = parsed.netloc + path
             if path:
-                folder = os.path.dirname(os.path.abspath(path))
-                if not os.path.isdir(folder):
-                    raise InputError(f"gremlite store {path!r}: folder {folder!r} does not exist")
-            self._remote = SQLiteConnection(path or ":memory:")
+                _check_store_file(path)
+            try:
+                self._remote = SQLiteConnection(path or ":memory:")
+            except Exception as exc:  # sqlite3 and gremlite errors alike: the file is unusable
+                raise BackendError(f"gremlite store {path!r} cannot be opened: {exc}") from None
         elif parsed.scheme in ("ws", "wss"):
             from gremlin_python.driver.driver_remote_connection import DriverRemoteConnection
 
             headers = neptune_iam_headers(self.url, self._region) if self._neptune_iam else None
-            self._remote = DriverRemoteConnection(self.url, "g", headers=headers)
+            try:
+                self._remote = DriverRemoteConnection(self.url, "g", headers=headers)
+                self.g = traversal().with_remote(self._remote)
+                self.g.V().limit(0).to_list()  # connect now, so a wrong URL is reported here, not mid-load
+            except Exception as exc:
+                self._remote = None
+                raise BackendError(f"cannot reach the Gremlin server at {self.url}: {type(exc).__name__}: {exc}. "
+                                   "Check the URL and port, that the server is running, and (Neptune) that this "
+                                   "machine can reach the cluster's VPC and --neptune-iam matches its IAM setting") \
+                    from None
+            return
         else:
             raise InputError(f"not a Gremlin URL: {self.url!r}")
         self.g = traversal().with_remote(self._remote)
@@ -333,6 +344,20 @@ class GremlinBackend(GraphBackend):
         """Account ids whose vertex carries ``ring_id`` (what :meth:`write_rings` wrote)."""
         ids = self._run(lambda: self.g.V().has("account", "ring_id", ring_id).values("gf_id").to_list())
         return sorted(i[len("account:"):] for i in ids)
+
+
+def _check_store_file(path: str) -> None:
+    """A gremlite store path must be a SQLite file (or not exist yet) in an existing folder."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise InputError(f"gremlite store {path!r}: folder {folder!r} does not exist")
+    if os.path.isdir(path):
+        raise InputError(f"gremlite store {path!r} is a folder; give a file path such as {os.path.join(path, 'store.db')!r}")
+    if os.path.exists(path) and os.path.getsize(path) > 0:
+        with open(path, "rb") as fh:
+            if not fh.read(16).startswith(b"SQLite format 3"):
+                raise InputError(f"gremlite store {path!r} exists and is not a SQLite file; refusing to touch it "
+                                 "(give a new path or an existing gremlite store)")
 
 
 def _single(props: dict) -> dict:
