@@ -39,7 +39,9 @@ def parse_time(value, what: str = "time") -> pd.Timestamp | None:
     if value is None:
         return None
     try:
+        # as_unit: pandas parses year 3000, but every column here is nanoseconds (1677-2262)
         ts = pd.Timestamp(value)
+        ts = ts if ts is pd.NaT else ts.as_unit("ns")
     except (ValueError, TypeError, OverflowError, pd.errors.OutOfBoundsDatetime) as exc:
         reason = "is out of range (1677-09-22 to 2262-04-11)" if isinstance(
             exc, (OverflowError, pd.errors.OutOfBoundsDatetime)) else "is not a timestamp"
