@@ -47,6 +47,7 @@ from . import queries  # noqa: E402
 # namespaces users reach by name: graphfraud.rules.load_rules, graphfraud.traversals.ring_members, ...
 from .act import rules  # noqa: E402
 from .graph import traversals  # noqa: E402
+from . import synth  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -57,6 +58,7 @@ __all__ = [
     "queries",
     "traversals",
     "rules",
+    "synth",
     "Case",
     "GraphBackend",
     "GraphRecords",

@@ -62,12 +62,13 @@ print("RINGS", len(ns["rings"].flagged), ns["ring_id"], ns["folder"])
 """
 
 
-def test_neptune_notebook_runs_against_gremlite(small_db, tmp_path):
+def test_neptune_notebook_runs_against_gremlite_and_keeps_its_store_under_out(small_db, tmp_path):
     nb_path = ROOT / "examples" / "neptune_notebook.ipynb"
     nb = json.loads(nb_path.read_text())
     assert all(not c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code")  # committed clean
-    env = {**os.environ, "GRAPHFRAUD_GRAPH": f"gremlite://{tmp_path / 'nb.db'}", "GRAPHFRAUD_CASE": str(small_db),
-           "GRAPHFRAUD_OUT": str(tmp_path / "out"), "MPLBACKEND": "Agg"}
+    env = {**os.environ, "GRAPHFRAUD_CASE": str(small_db), "GRAPHFRAUD_OUT": str(tmp_path / "out"),
+           "MPLBACKEND": "Agg"}
+    env.pop("GRAPHFRAUD_GRAPH", None)  # the default store: it must land under OUT, not in /tmp
     proc = subprocess.run([sys.executable, "-c", RUN_NOTEBOOK, str(nb_path)], capture_output=True, text=True,
                           env=env, cwd=tmp_path, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -76,3 +77,4 @@ def test_neptune_notebook_runs_against_gremlite(small_db, tmp_path):
     assert int(n) >= 1
     assert (Path(folder) / "case.json").exists()
     assert (tmp_path / "out" / f"{ring_id}.html").exists()
+    assert (tmp_path / "out" / "graph.db").stat().st_size > 0

@@ -114,11 +114,14 @@ class GremlinBackend(GraphBackend):
 
     Examples
     --------
-    >>> import graphfraud
+    >>> import pandas as pd, graphfraud
+    >>> lg = pd.DataFrame({"event_ts": ["2025-08-01 10:00", "2025-08-01 10:05"], "account_id": ["A1", "A2"],
+    ...     "ip": ["1.2.3.4", "1.2.3.4"], "country_iso": ["DE", "DE"], "result": ["SUCCESS", "SUCCESS"],
+    ...     "mfa_used": [0, 1], "device_id": ["d1", "d2"]})
     >>> g = graphfraud.connect("gremlite://")
-    >>> _ = g.load_case(graphfraud.load_case(graphfraud.sample_case_path()))
-    >>> g.counts()[0] > 1000, g.upsert_mode
-    (True, 'fold/coalesce')
+    >>> stats = g.load_case(graphfraud.case_from_frames(logins=lg))
+    >>> g.counts(), g.upsert_mode
+    ((6, 6), 'fold/coalesce')
     """
 
     def __init__(self, url: str, batch_size: int | None = None, page_size: int = 500, retries: int = 5,
