@@ -58,3 +58,34 @@ def synthetic():
     from graphfraud import synth
 
     return synth.generate_case(1200, seed=11, days=30, chunk_size=600)
+
+
+# The fast subset is `pytest -m "not slow"` (under a minute on 2 cores). These are the
+# tests that take seconds each: larger generated cases, the embedded Gremlin store,
+# subprocesses, headless Chromium, whole README and notebook runs. Listed here, in one
+# place, so a test file never has to know.
+SLOW = (
+    "test_readme.py::",
+    "test_gremlin_end_to_end.py::",
+    "test_burst_window_matches_a_direct_reading_of_the_definition",
+    "test_bursts_equal_the_loop_on_a_generated_case",
+    "test_vectorised_signals_equal_the_per_account_loop",
+    "[gremlite://]",
+    "test_rings_match_exactly_on_every_store",
+    "test_any_logins_round_trip_through_the_in_memory_store",
+    "test_every_login_row_is_used_or_rejected_exactly_once",
+    "test_page_renders_in_headless_chromium",
+    "test_ring_case_example_runs",
+    "test_quickstart_example_runs",
+    "test_console_script_runs_as_a_module",
+    "test_a_rerun_removes_outputs_of_the_previous_run",
+    "test_identical_input_and_seed_give_byte_identical_outputs",
+    "test_analyze_counts_rejected_rows_from_a_messy_csv_case",
+    "test_loader_properties.py::",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if any(s in item.nodeid for s in SLOW):
+            item.add_marker(pytest.mark.slow)
