@@ -33,9 +33,9 @@ def test_graph_has_typed_namespaced_nodes_and_edge_evidence(sample_case, analyse
     node = g.nodes[f"ip:{ip['ip']}"]
     assert node["risk_score"] == ip["risk_score"] and node["is_tor"] == bool(ip["is_tor"])
     a, b, e = next((u, v, d) for u, v, d in g.edges(data=True) if d["type"] == "account-ip")
-    assert {"logins", "fails", "first_seen", "last_seen", "mfa_share"} <= set(e)
-    assert sum(d.get("logins", 0) for _, _, d in g.edges(data=True) if d["type"] == "account-ip") == \
-        sample_case.logins["ip"].notna().sum()
+    assert {"success_logins", "failed_logins", "first_seen", "last_seen", "mfa_share"} <= set(e)
+    assert sum(d["success_logins"] + d["failed_logins"] for _, _, d in g.edges(data=True)
+               if d["type"] == "account-ip") == sample_case.logins["ip"].notna().sum()
     flagged = analysed[2].flagged["ring_id"].iloc[0]
     assert any(d.get("ring_id") == flagged and d.get("ring_flagged") for _, d in g.nodes(data=True))
 
