@@ -42,12 +42,17 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("case", help="ring-level case folders")
     csub = c.add_subparsers(dest="case_command", required=True)
-    o = csub.add_parser("open", help="write the case folder of one ring")
+    o = csub.add_parser("open", help="write the case folder of one ring, the same folder analyze writes for it")
     o.add_argument("ring_id")
     osrc = o.add_mutually_exclusive_group()
     osrc.add_argument("--db", type=Path, help="case as a SQLite file (default: the bundled sample case)")
     osrc.add_argument("--csv", type=Path, help="case as a folder of CSVs")
     o.add_argument("--out", type=Path, required=True, help="folder to write <ring_id>/ into")
+    o.add_argument("--window-days", type=float, default=14, help="signal window in days (default 14), as for analyze")
+    o.add_argument("--as-of", default=None, help="end of the signal window (default: end of the analysis period)")
+    o.add_argument("--since", default=None, help="start of the analysis period, as given to analyze")
+    o.add_argument("--until", default=None, help="end of the analysis period, as given to analyze")
+    o.add_argument("--graph", default="networkx", help="graph store the rings are found in, as analyze's --graph")
     o.add_argument("--ring-method", default="louvain")
     o.add_argument("--resolution", type=float, default=1.0)
     o.add_argument("--seed", type=int, default=0)
@@ -139,12 +144,16 @@ def _summary(res, seconds: float) -> None:
 
 def _case(args) -> int:
     from .act.cases import open_case
+    from .case import resolve_periods
     from .data import sample_case_path
     from .loaders import load_case
 
     case = load_case(args.db or args.csv or sample_case_path())
-    folder = open_case(case, args.ring_id, args.out, method=args.ring_method, resolution=args.resolution,
-                       seed=args.seed)
+    periods = resolve_periods(case, args.since, args.until, args.window_days, args.as_of,
+                              names={"since": "--since", "until": "--until", "window_days": "--window-days",
+                                     "as_of": "--as-of"})
+    folder = open_case(case, args.ring_id, args.out, periods=periods, store=args.graph, method=args.ring_method,
+                       resolution=args.resolution, seed=args.seed)
     print(f"case folder: {folder}")
     return 0
 

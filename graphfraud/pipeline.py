@@ -99,9 +99,8 @@ def analyze(
     >>> res.payment_tests["cohort"].tolist()
     ['accounts with a burst trigger', 'top 5% by composite', 'members of flagged rings']
     """
-    from .act.cases import open_case
-    from .graph.view import annotate_rings
-    from .graph.build import build_graph
+    from .act.cases import open_ring_cases
+    from .case import resolve_periods
     from .act.report import write_report
     from .act.rules import account_features, propose_rules, Rule, save_rules
 
@@ -176,35 +175,10 @@ def analyze(
         files.update(write_report(result, out))
     if open_cases and len(rings.flagged):
         with progress.stage(f"opening {len(rings.flagged)} ring case(s)"):
-            members = set(rings.rings.loc[rings.rings["ring_id"].isin(rings.flagged["ring_id"]), "account_id"])
-            near = _near_accounts(case, members)
-            # a case only shows its members and one hop around them: build from those rows, not all logins
-            graph = annotate_rings(build_graph(near, since=since, until=until, signals=signals, bursts=bursts), rings)
-            index = []
-            for _, row in rings.flagged.iterrows():
-                folder = open_case(near, row["ring_id"], out / "cases", rings=rings, signals=signals,
-                                   bursts=bursts, graph=graph)
-                index.append({"ring_id": row["ring_id"], "size": row["size"], "score": row["score"],
-                              "pvalue": row["pvalue"], "folder": str(folder.relative_to(out))})
-            files["cases_index"] = _csv(pd.DataFrame(index), out / "cases" / "index.csv")
+            periods = resolve_periods(case, since, until, window_days, as_of)
+            index = open_ring_cases(case, rings, out / "cases", signals, bursts, periods=periods)
+            files["cases_index"] = _csv(index, out / "cases" / "index.csv")
     return result
-
-
-def _near_accounts(case: Case, members: set) -> Case:
-    """The case cut down to ``members`` plus the logins on IPs and devices they used."""
-    from dataclasses import replace
-
-    lg = case.logins
-    acct = lg["account_id"].astype(object).isin(members).to_numpy()
-    ips = set(lg.loc[acct, "ip"].dropna().astype(object))
-    devices = set(lg.loc[acct, "device_id"].dropna().astype(object))
-    near = acct | lg["ip"].astype(object).isin(ips).to_numpy() | lg["device_id"].astype(object).isin(devices).to_numpy()
-
-    def only(df: pd.DataFrame) -> pd.DataFrame:
-        return df[df["account_id"].astype(object).isin(members).to_numpy()]
-
-    return replace(case, logins=lg[near], ec2_activity=only(case.ec2_activity), payments=only(case.payments),
-                   security_findings=only(case.security_findings))
 
 
 def _selected_rule_dicts(rules: pd.DataFrame) -> list[dict]:
