@@ -219,10 +219,12 @@ def explore(graph: nx.Graph, accounts=None, ring: str | None = None, hops: int =
         d = sub.edges[u, v]
         ok = d.get("success_logins") or 0
         edge = {"from": u, "to": v, "title": _tooltip(f"{u} - {v}", d)}
-        if (u in evidence and v in focus) or (v in evidence and u in focus):
-            edge.update(width=2 + 1.5 * math.log1p(ok), color=_EVIDENCE_EDGE)
+        if ok and ((u in evidence and v in focus) or (v in evidence and u in focus)):
+            edge.update(width=3 + math.log1p(ok), color=_EVIDENCE_EDGE)  # a member's way into the ring
+        elif focus:
+            edge.update(width=1, color=_FADED_EDGE)
         else:
-            edge.update(width=1 + 0.5 * math.log1p(ok), color=_FADED_EDGE if focus else "#94a3b8")
+            edge.update(width=1 + 0.5 * math.log1p(ok), color="#94a3b8")
         edges.append(edge)
     options = {
         "layout": {"randomSeed": 7},
