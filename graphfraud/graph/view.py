@@ -208,7 +208,7 @@ def explore(graph: nx.Graph, accounts=None, ring: str | None = None, hops: int =
             node.update(label=label, size=8 + 6 * min(_relevance(d), 4))
         elif n in evidence:
             node.update(label=f"{label} ({shared[n]} members)", size=26, borderWidth=3,
-                        font={"size": 14, "bold": True})
+                        font={"size": 16, "color": "#111827", "strokeWidth": 4, "strokeColor": "#ffffff"})
         elif focus and kind in ("ip", "device"):
             node.update(size=7, opacity=0.35)  # one-off infrastructure: no label, faded
         else:
