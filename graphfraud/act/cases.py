@@ -84,7 +84,8 @@ def formula_safe(df: pd.DataFrame) -> pd.DataFrame:
 
     Examples
     --------
-    >>> formula_safe(pd.DataFrame({"x": ["=HYPERLINK(1)", "-3.5", "@SUM(A1)", "ok"], "n": [-1, 2, 3, 4]})).values.tolist()
+    >>> df = pd.DataFrame({"x": ["=HYPERLINK(1)", "-3.5", "@SUM(A1)", "ok"], "n": [-1, 2, 3, 4]})
+    >>> formula_safe(df).values.tolist()
     [["'=HYPERLINK(1)", -1], ['-3.5', 2], ["'@SUM(A1)", 3], ['ok', 4]]
     """
     out = df.copy()
@@ -201,12 +202,17 @@ def open_ring_cases(case: Case, rings: RingResult, out_dir: str | Path, signals:
     wanted_accounts = {a for m in wanted_members.values() for a in m}
     member_ring = ring_of[ring_of.index.isin(wanted_accounts)]
     slices = _evidence_slices(near, periods, member_ring)
+    users = _plain(case.users[case.users["account_id"].astype(object).isin(wanted_accounts).to_numpy()])
+    users = users.drop_duplicates("account_id").set_index("account_id")
+    if signals is not None:
+        signals = _plain(signals[signals["account_id"].astype(object).isin(wanted_accounts).to_numpy()])
+        signals = signals.rename(columns={"logins": "window_logins"})
     infra_by = _infrastructure(near, periods, member_ring, rings.campaigns)
     index = []
     for ring_id in wanted:
         folder = out_dir / ring_id
         _write_folder(folder, ring_id, summary.loc[ring_id], wanted_members[ring_id], rings, periods,
-                      {k: v.get(ring_id) for k, v in slices.items()}, infra_by.get(ring_id), signals, bursts,
+                      {k: v.get(ring_id) for k, v in slices.items()}, infra_by.get(ring_id), users, signals, bursts,
                       case, graph)
         row = summary.loc[ring_id]
         index.append({"ring_id": ring_id, "size": int(row["size"]), "score": row["score"], "pvalue": row["pvalue"],
@@ -323,7 +329,7 @@ def _empty_like(case: Case, table: str) -> pd.DataFrame:
 
 
 def _write_folder(folder: Path, ring_id: str, row: pd.Series, members: list[str], rings: RingResult,
-                  periods: Periods, slices: dict, infra, signals, bursts, case: Case, graph) -> None:
+                  periods: Periods, slices: dict, infra, users, signals, bursts, case: Case, graph) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     ev = {name: slices[name] if slices.get(name) is not None else _empty_like(case, table)
           for name, (table, _) in _EVIDENCE.items()}
@@ -337,7 +343,7 @@ def _write_folder(folder: Path, ring_id: str, row: pd.Series, members: list[str]
     bad = ev["payments"][ev["payments"]["status"].isin(list(BAD_PAYMENT_STATUSES)).to_numpy()]
     mine = bursts[bursts["account_id"].astype(object).isin(members).to_numpy()] if bursts is not None and len(bursts) \
         else None
-    mem = _members(case, members, logins, found, bad, mine, signals)
+    mem = _members(users, members, logins, found, bad, mine, signals)
     _write_csv(mem, folder / "members.csv")
 
     timeline = _timeline(logins, bad, found, mine, infra, mem)
@@ -369,8 +375,8 @@ def _write_folder(folder: Path, ring_id: str, row: pd.Series, members: list[str]
     (folder / "summary.md").write_text(_summary_md(doc, mem, infra, periods), encoding="utf-8")
 
 
-def _members(case: Case, members: list[str], logins, found, bad, bursts, signals) -> pd.DataFrame:
-    users = _plain(case.users).drop_duplicates("account_id").set_index("account_id")
+def _members(users: pd.DataFrame, members: list[str], logins, found, bad, bursts, signals) -> pd.DataFrame:
+    """members.csv: ``MEMBER_COLUMNS``, then the signals (already plain, ``logins`` renamed ``window_logins``)."""
     mem = pd.DataFrame({"account_id": members})
     mem = mem.join(users[["country", "signup_ts", "email_domain", "is_enterprise"]], on="account_id")
     ok = logins["result"].to_numpy() == "SUCCESS"
@@ -381,9 +387,7 @@ def _members(case: Case, members: list[str], logins, found, bad, bursts, signals
     mem["findings"] = count(found)
     mem["bad_payments"] = count(bad)
     if signals is not None:
-        sig = _plain(signals).rename(columns={"logins": "window_logins"})
-        sig = sig[sig["account_id"].isin(members)]
-        mem = mem.merge(sig, on="account_id", how="left")
+        mem = mem.merge(signals[signals["account_id"].isin(members)], on="account_id", how="left")
     return mem.sort_values("account_id", kind="stable").reset_index(drop=True)
 
 
