@@ -123,10 +123,13 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("case", formatter_class=_FMT, help="ring-level case folders")
     csub = c.add_subparsers(dest="case_command", required=True)
-    o = csub.add_parser("open", formatter_class=_FMT, help="write the case folder of one ring")
+    o = csub.add_parser("open", formatter_class=_FMT,
+                        help="write the case folder of one ring, the same folder analyze writes for it")
     o.add_argument("ring_id", help="the ring's id, as in rings.csv (ring-...)")
     _source(o)
     o.add_argument("--out", type=Path, required=True, help="folder to write <ring_id>/ into")
+    _periods(o)
+    o.add_argument("--graph", default="networkx", help="graph store the rings are found in, as analyze's --graph")
     o.add_argument("--ring-method", default="louvain", choices=["louvain", "components"], help="community detection")
     o.add_argument("--resolution", type=_positive, default=1.0, help="Louvain resolution")
     o.add_argument("--seed", type=_seed, default=0, help="seed for community detection")
@@ -244,12 +247,16 @@ def _summary(res, seconds: float) -> None:
 
 def _case(args) -> int:
     from .act.cases import open_case
+    from .case import resolve_periods
     from .data import sample_case_path
     from .loaders import load_case
 
     case = load_case(args.db or args.csv or sample_case_path())
-    folder = open_case(case, args.ring_id, args.out, method=args.ring_method, resolution=args.resolution,
-                       seed=args.seed)
+    periods = resolve_periods(case, args.since, args.until, args.window_days, args.as_of,
+                              names={"since": "--since", "until": "--until", "window_days": "--window-days",
+                                     "as_of": "--as-of"})
+    folder = open_case(case, args.ring_id, args.out, periods=periods, store=args.graph, method=args.ring_method,
+                       resolution=args.resolution, seed=args.seed)
     print(f"case folder: {folder}")
     return 0
 

@@ -14,6 +14,7 @@ from . import queries
 from .graph.stores import GraphBackend, connect
 from .detect.bursts import detect_bursts
 from .act.output import OutputFolder
+from .errors import RejectedInputError
 from .case import REJECTED_COLUMNS, TABLE_NAMES, Case, Periods, resolve_periods
 from .errors import InputError
 from .progress import Progress
@@ -119,11 +120,9 @@ def analyze(
     >>> res.periods.analysis.label()
     '2025-08-01 00:03:00 to 2025-09-14 23:59:00 (45.0 days)'
     """
-    from .act.cases import open_case
+    from .act.cases import open_ring_cases
     from .act.report import write_report
     from .act.rules import Rule, account_features, propose_rules, rules_text
-    from .graph.build import build_graph
-    from .graph.view import annotate_rings
 
     n = {"seed": "seed", "top_share": "top_share", "daily_alert_budget": "daily_alert_budget", "top_ips": "top_ips",
          **(names or {})}
@@ -202,51 +201,27 @@ def analyze(
         result.files.update(write_report(result, out))
     if open_cases and len(rings.flagged):
         with progress.stage(f"opening {len(rings.flagged)} ring case(s)"):
-            members = set(rings.rings.loc[rings.rings["ring_id"].isin(rings.flagged["ring_id"]), "account_id"])
-            near = _near_accounts(case, members)
-            # a case only shows its members and one hop around them: build from those rows, not all logins
-            graph = annotate_rings(build_graph(near, since=since, until=until, signals=signals, bursts=bursts), rings)
-            index = []
-            for _, row in rings.flagged.iterrows():
-                folder = open_case(near, row["ring_id"], out.root / "cases", rings=rings, signals=signals,
-                                   bursts=bursts, graph=graph)
-                index.append({"ring_id": row["ring_id"], "size": row["size"], "score": row["score"],
-                              "pvalue": row["pvalue"], "folder": str(folder.relative_to(out.root))})
+            index = open_ring_cases(case, rings, out.root / "cases", signals, bursts, periods=periods)
             for f in sorted((out.root / "cases").rglob("*")):
                 if f.is_file() and not f.name.startswith("."):
                     out.adopt(f)
-            result.files["cases_index"] = out.csv("cases/index.csv", pd.DataFrame(index))
+            result.files["cases_index"] = out.csv("cases/index.csv", index)
     out.finish(_manifest_info(case, params, periods))
     return result
 
 
-def rejection_warnings(case: Case, allow_rejected: bool = False, stop_share: float = 0.5, warn_share: float = 0.02,
-                       flag: str = "allow_rejected=True") -> list[str]:
-    """Warnings for tables with more than ``warn_share`` of rows rejected; an error from ``stop_share`` on.
+def rejection_warnings(case: Case, allow_rejected: bool = False, flag: str = "allow_rejected=True") -> list[str]:
+    """Warnings for tables with more than 2% of rows rejected; a stop from half on, unless ``allow_rejected``.
 
     A table whose rows are (nearly) all rejected usually means a shifted or
     mis-typed column, and every figure built on it would be silently wrong.
     """
-    counts = case.row_counts()
-    reasons = case.rejected.drop_duplicates(["table", "row"]) if len(case.rejected) else case.rejected
-    warnings = []
-    for table, r in counts.iterrows():
-        if not r["read"] or not r["rejected"]:
-            continue
-        share = r["rejected"] / r["read"]
-        if share <= warn_share:
-            continue
-        mine = reasons[reasons["table"] == table]
-        cols = mine.groupby("column").size().sort_values(ascending=False)
-        top = "; ".join(f"{c} {n:,}" for c, n in cols.head(3).items())
-        reason = mine["reason"].mode().iloc[0] if len(mine) else ""
-        text = (f"table '{table}': {int(r['rejected']):,} of {int(r['read']):,} rows rejected ({share:.0%}); "
-                f"columns: {top}; most common reason: {reason}")
-        if share >= stop_share and not allow_rejected:
-            raise InputError(text + f". Every figure built on this table would be wrong: fix the column (see "
-                                    f"rejected_rows.csv), or pass {flag} to continue anyway")
-        warnings.append(text)
-    return warnings
+    try:
+        return case.check_rejections()
+    except RejectedInputError as exc:
+        if not allow_rejected:
+            raise RejectedInputError(f"{exc} Or pass {flag} to continue anyway.", exc.summary, exc.tables) from None
+        return case.check_rejections(stop_share=1.01)
 
 
 def _check_arguments(seed, top_share, budget, top_ips, n: dict) -> None:
@@ -292,23 +267,6 @@ def input_fingerprint(case: Case) -> str:
             h.update(name.encode())
             h.update(pd.util.hash_pandas_object(df.astype(str), index=False).to_numpy().tobytes())
     return "sha256:" + h.hexdigest()
-
-
-def _near_accounts(case: Case, members: set) -> Case:
-    """The case cut down to ``members`` plus the logins on IPs and devices they used."""
-    from dataclasses import replace
-
-    lg = case.logins
-    acct = lg["account_id"].astype(object).isin(members).to_numpy()
-    ips = set(lg.loc[acct, "ip"].dropna().astype(object))
-    devices = set(lg.loc[acct, "device_id"].dropna().astype(object))
-    near = acct | lg["ip"].astype(object).isin(ips).to_numpy() | lg["device_id"].astype(object).isin(devices).to_numpy()
-
-    def only(df: pd.DataFrame) -> pd.DataFrame:
-        return df[df["account_id"].astype(object).isin(members).to_numpy()]
-
-    return replace(case, logins=lg[near], ec2_activity=only(case.ec2_activity), payments=only(case.payments),
-                   security_findings=only(case.security_findings))
 
 
 def _selected_rule_dicts(rules: pd.DataFrame) -> list[dict]:

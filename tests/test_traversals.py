@@ -93,8 +93,8 @@ def test_campaign_victims_and_ring_views(store):
     m = T.ring_members(store.g, "r1")
     assert m["account_id"].tolist() == ["A1", "A2", "A3"] and m["ring_flagged"].all()
     infra = T.ring_infrastructure(store.g, "r1")
-    assert infra[["entity", "members", "entity_accounts"]].values.tolist() == [
-        ["device:d1", 3, 3], ["ip:1.1.1.1", 3, 3]]
+    assert infra[["entity", "members_with_success", "accounts_with_success", "member_success_logins"]
+                 ].values.tolist() == [["device:d1", 3, 3, 9], ["ip:1.1.1.1", 3, 3, 9]]
 
 
 def test_hostile_values_are_just_values(store):

@@ -1,24 +1,58 @@
-"""Ring-level case folders: everything an analyst needs to open one case on a whole ring."""
+"""Ring-level case folders: everything an analyst needs to open one case on a whole ring.
+
+A folder is for people. Every count in it is of the **analysis period** (the
+``since``/``until`` of the run, written at the top of ``summary.md`` and in
+``case.json``) and its column says what it counts (``success_logins``,
+``members_with_success``, ...), the same definition as the graph page's
+tooltips and the ``ring_infrastructure`` notebook traversal. Every table is
+sorted by a total order, so the same case gives the same bytes however its rows
+were ordered. Text cells that a spreadsheet would run as a formula are made
+inert (see :func:`formula_safe`).
+"""
 
 from __future__ import annotations
 
+import html
 import json
 import math
+import re
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from ..case import Case
+from ..case import BAD_PAYMENT_STATUSES, Case, Periods, resolve_periods
 from ..errors import InputError
-from ..graph.view import annotate_rings, explore
 from ..graph.build import build_graph
+from ..graph.view import annotate_rings, explore
+from ..rings import RingResult
 from .report import markdown_table
-from ..rings import RingResult, find_rings
 
-__all__ = ["open_case", "recommended_actions", "CASE_FILES"]
+__all__ = ["open_case", "open_ring_cases", "recommended_actions", "formula_safe", "CASE_FILES",
+           "MEMBER_COLUMNS", "INFRASTRUCTURE_COLUMNS", "INDEX_COLUMNS"]
 
 CASE_FILES = ("case.json", "members.csv", "shared_infrastructure.csv", "logins.csv", "ec2_activity.csv",
               "payments.csv", "security_findings.csv", "graph.html", "summary.md")
+
+#: members.csv, before the signal columns (signals describe the signal window; their ``logins`` is ``window_logins``)
+MEMBER_COLUMNS = ["account_id", "country", "signup_ts", "email_domain", "is_enterprise", "success_logins",
+                  "failed_logins", "burst_triggers", "findings", "bad_payments"]
+#: shared_infrastructure.csv
+INFRASTRUCTURE_COLUMNS = ["entity_type", "value", "members_with_success", "accounts_with_success",
+                          "member_success_logins", "risk_score", "is_tor", "campaign_ip", "member_ids"]
+#: the index ``open_ring_cases`` returns; ``folder`` is relative to its ``out_dir``
+INDEX_COLUMNS = ["ring_id", "size", "score", "pvalue", "folder"]
+
+_TS = "%Y-%m-%d %H:%M:%S"
+_EVIDENCE = {  # file -> (case table, time column)
+    "logins": ("logins", "event_ts"),
+    "ec2_activity": ("ec2_activity", "event_ts"),
+    "payments": ("payments", "payment_ts"),
+    "security_findings": ("security_findings", "finding_ts"),
+}
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 def recommended_actions(row: pd.Series) -> list[str]:
@@ -39,24 +73,172 @@ def recommended_actions(row: pd.Series) -> list[str]:
     return actions
 
 
+def formula_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` whose text cells cannot run as spreadsheet formulas.
+
+    A text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+    return gets a leading ``'`` (the CSV-injection guard spreadsheets honour);
+    a cell that is just a number (``-3.5``) is left as it is, and numeric,
+    boolean and time columns are never touched. Only the case folders, written
+    for people, are treated so; the analysis outputs stay exact.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"x": ["=HYPERLINK(1)", "-3.5", "@SUM(A1)", "ok"], "n": [-1, 2, 3, 4]})
+    >>> formula_safe(df).values.tolist()
+    [["'=HYPERLINK(1)", -1], ['-3.5', 2], ["'@SUM(A1)", 3], ['ok', 4]]
+    """
+    out = df.copy()
+    for c in out.columns:
+        col = out[c]
+        if not (col.dtype == object or pd.api.types.is_string_dtype(col.dtype)
+                or isinstance(col.dtype, pd.CategoricalDtype)):
+            continue
+        out[c] = [("'" + v) if isinstance(v, str) and v.startswith(_FORMULA_START) and not _NUMBER.fullmatch(v)
+                  else v for v in col.astype(object)]
+    return out
+
+
+def _write_csv(df: pd.DataFrame, path: Path) -> None:
+    formula_safe(df).to_csv(path, index=False, date_format=_TS, lineterminator="\n")
+
+
 def _jsonable(v):
+    if v is None or v is pd.NaT:
+        return None
     if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
         return None
-    if isinstance(v, pd.Timestamp):
-        return v.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(v, (pd.Timestamp, np.datetime64)):
+        return None if pd.isna(v) else pd.Timestamp(v).strftime(_TS)
     if hasattr(v, "item"):
         return _jsonable(v.item())
     return v
 
 
+def _md(text) -> str:
+    """Data as Markdown text: escaped like :func:`markdown_table`'s cells, so it renders as text."""
+    return html.escape(str(text), quote=False).replace("|", "\\|").replace("\n", " ")
+
+
+def _plain(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    for c in out.columns:
+        if isinstance(out[c].dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(out[c].dtype):
+            out[c] = out[c].astype(object)
+    return out
+
+
+def _sorted(df: pd.DataFrame, first: list[str]) -> pd.DataFrame:
+    """Rows in a total order: the given columns, then every other column as tie-breakers."""
+    keys = first + [c for c in df.columns if c not in first]
+    return df.sort_values(keys, kind="stable", na_position="last").reset_index(drop=True)
+
+
+def _near_accounts(case: Case, members: set) -> Case:
+    """The case cut down to ``members`` plus the logins on IPs and devices they used."""
+    lg = case.logins
+    acct = lg["account_id"].astype(object).isin(members).to_numpy()
+    ips = set(lg.loc[acct, "ip"].dropna().astype(object))
+    devices = set(lg.loc[acct, "device_id"].dropna().astype(object))
+    near = acct | lg["ip"].astype(object).isin(ips).to_numpy() | lg["device_id"].astype(object).isin(devices).to_numpy()
+
+    def only(df: pd.DataFrame) -> pd.DataFrame:
+        return df[df["account_id"].astype(object).isin(members).to_numpy()]
+
+    return replace(case, logins=lg[near], ec2_activity=only(case.ec2_activity), payments=only(case.payments),
+                   security_findings=only(case.security_findings))
+
+
+def _default_periods(case: Case, rings: RingResult, periods, since, until) -> Periods:
+    if periods is not None:
+        return periods
+    since = since if since is not None else rings.params.get("since")
+    until = until if until is not None else rings.params.get("until")
+    return resolve_periods(case, since, until)
+
+
+def open_ring_cases(case: Case, rings: RingResult, out_dir: str | Path, signals: pd.DataFrame | None = None,
+                    bursts: pd.DataFrame | None = None, periods: Periods | None = None, since=None, until=None,
+                    ring_ids=None, graph=None) -> pd.DataFrame:
+    """Write a case folder ``<out_dir>/<ring_id>/`` for each flagged ring (or each of ``ring_ids``).
+
+    ``analyze`` and ``graphfraud case open`` both call this, so a folder is the
+    same whichever wrote it. ``case`` is the whole case; ``signals`` and
+    ``bursts`` are the run's (members.csv and the graph page show them).
+    ``periods`` is the run's :class:`~graphfraud.case.Periods`; without it they are
+    resolved from ``since``/``until`` (default: the rings' own). Every count and
+    evidence row is of the analysis period.
+
+    The graph page of every ring is drawn from one graph, built once from the
+    members of the flagged rings (and of ``ring_ids``) and every login on the IPs
+    and devices they used (one hop); ``graph`` replaces it (annotated with
+    :func:`~graphfraud.graph.view.annotate_rings`). The evidence tables are split
+    by ring in one grouped pass.
+
+    Returns the index, one row per folder: ``ring_id, size, score, pvalue,
+    folder`` (``folder`` relative to ``out_dir``).
+    """
+    summary = rings.summary.set_index("ring_id") if len(rings.summary) else pd.DataFrame()
+    flagged = rings.flagged["ring_id"].tolist() if len(rings.summary) else []
+    wanted = flagged if ring_ids is None else list(dict.fromkeys(ring_ids))
+    unknown = [r for r in wanted if r not in summary.index]
+    if unknown:
+        known = ", ".join(flagged[:5]) or "none"
+        raise InputError(f"no ring {unknown[0]!r} in this case with these parameters; flagged rings: {known}")
+    periods = _default_periods(case, rings, periods, since, until)
+    out_dir = Path(out_dir)
+    if not wanted:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in INDEX_COLUMNS})
+    ring_of = rings.rings.set_index("account_id")["ring_id"]
+    # one scope for every page, whichever rings are written: the flagged rings and the ones asked for
+    scope_rings = set(flagged) | set(wanted)
+    scope = set(rings.rings.loc[rings.rings["ring_id"].isin(scope_rings), "account_id"])
+    near = _near_accounts(case, scope)
+    start, end = periods.analysis.start, periods.analysis.end
+    if graph is None:
+        graph = annotate_rings(build_graph(near, since=start, until=end, signals=signals, bursts=bursts), rings)
+
+    wanted_members = {r: sorted(rings.members(r)) for r in wanted}
+    wanted_accounts = {a for m in wanted_members.values() for a in m}
+    member_ring = ring_of[ring_of.index.isin(wanted_accounts)]
+    slices = _evidence_slices(near, periods, member_ring)
+    users = _plain(case.users[case.users["account_id"].astype(object).isin(wanted_accounts).to_numpy()])
+    users = users.drop_duplicates("account_id").set_index("account_id")
+    if signals is not None:
+        signals = _plain(signals[signals["account_id"].astype(object).isin(wanted_accounts).to_numpy()])
+        signals = signals.rename(columns={"logins": "window_logins"})
+    infra_by = _infrastructure(near, periods, member_ring, rings.campaigns)
+    index = []
+    for ring_id in wanted:
+        folder = out_dir / ring_id
+        _write_folder(folder, ring_id, summary.loc[ring_id], wanted_members[ring_id], rings, periods,
+                      {k: v.get(ring_id) for k, v in slices.items()}, infra_by.get(ring_id), users, signals, bursts,
+                      case, graph)
+        row = summary.loc[ring_id]
+        index.append({"ring_id": ring_id, "size": int(row["size"]), "score": row["score"], "pvalue": row["pvalue"],
+                      "folder": ring_id})
+    return pd.DataFrame(index, columns=INDEX_COLUMNS)
+
+
 def open_case(case: Case, ring_id: str, out_dir: str | Path, rings: RingResult | None = None,
               signals: pd.DataFrame | None = None, bursts: pd.DataFrame | None = None, graph=None,
-              **ring_params) -> Path:
+              periods: Periods | None = None, since=None, until=None, window_days: float = 14, as_of=None,
+              store=None, **ring_params) -> Path:
     """Write ``<out_dir>/<ring_id>/``: case.json, members, shared infrastructure, evidence CSVs, graph and summary.
 
-    ``rings`` is the result the ring came from; without it the rings are found
-    again with ``ring_params`` (same parameters and seed give the same ring id).
-    Re-running overwrites the same files with the same content.
+    With ``rings`` given this is :func:`open_ring_cases` for one ring. Without
+    it the run is repeated the way ``analyze`` does it, so the folder is the
+    one ``analyze`` wrote: the periods from ``since``, ``until``,
+    ``window_days`` and ``as_of``; signals over the signal window; burst triggers
+    and rings over the analysis period, the rings found in ``store`` (a URL for
+    :func:`graphfraud.connect` or an open backend; default ``"networkx"``) with
+    ``ring_params`` (``method``, ``resolution``, ``seed``, ...; same parameters
+    and seed give the same ring id). Re-running overwrites the same files with
+    the same content.
+
+    CSVs are formula-safe (:func:`formula_safe`): a text cell starting with
+    ``=``, ``+``, ``-``, ``@``, tab or CR gets a leading ``'``, plain numbers
+    stay numbers.
 
     Examples
     --------
@@ -67,64 +249,105 @@ def open_case(case: Case, ring_id: str, out_dir: str | Path, rings: RingResult |
     >>> sorted(p.name for p in folder.iterdir())[:3]
     ['case.json', 'ec2_activity.csv', 'graph.html']
     """
-    rings = rings if rings is not None else find_rings(case, signals=signals, bursts=bursts, **ring_params)
-    summary = rings.summary.set_index("ring_id") if len(rings.summary) else pd.DataFrame()
-    if ring_id not in summary.index:
-        known = ", ".join(rings.flagged["ring_id"].head(5)) or "none"
-        raise InputError(f"no ring {ring_id!r} in this case with these parameters; flagged rings: {known}")
-    row = summary.loc[ring_id]
-    members = rings.members(ring_id)
-    folder = Path(out_dir) / ring_id
-    folder.mkdir(parents=True, exist_ok=True)
+    if rings is None:
+        from ..detect.bursts import detect_bursts
+        from ..detect.signals import account_signals
+        from ..graph.stores import GraphBackend, connect
 
-    def pick(df: pd.DataFrame) -> pd.DataFrame:
-        out = df[df["account_id"].astype(object).isin(members)].copy()
-        for c in out.columns:
-            if isinstance(out[c].dtype, pd.CategoricalDtype):
-                out[c] = out[c].astype(object)
-        return out
+        periods = periods if periods is not None else resolve_periods(case, since, until, window_days, as_of)
+        since, until = periods.analysis.start, periods.analysis.end
+        if signals is None:
+            signals = account_signals(case, window_days=periods.window_days, as_of=periods.as_of)
+        if bursts is None:
+            bursts = detect_bursts(case, since=since, until=until)
+        backend = store if isinstance(store, GraphBackend) else connect(store or "networkx")
+        try:
+            backend.load_case(case, since=since, until=until)
+            rings = backend.find_rings(case, since=since, until=until, signals=signals, bursts=bursts, **ring_params)
+        finally:
+            if not isinstance(store, GraphBackend):
+                backend.close()
+    index = open_ring_cases(case, rings, out_dir, signals, bursts, periods=periods, since=since, until=until,
+                            ring_ids=[ring_id], graph=graph)
+    return Path(out_dir) / index["folder"].iloc[0]
 
-    logins = pick(case.logins).sort_values(["event_ts", "account_id"], kind="stable")
-    ec2 = pick(case.ec2_activity).sort_values(["event_ts", "account_id"], kind="stable")
-    pay = pick(case.payments).sort_values(["payment_ts", "account_id"], kind="stable")
-    found = pick(case.security_findings).sort_values(["finding_ts", "account_id"], kind="stable")
-    for name, df in (("logins", logins), ("ec2_activity", ec2), ("payments", pay), ("security_findings", found)):
-        df.to_csv(folder / f"{name}.csv", index=False, date_format="%Y-%m-%d %H:%M:%S")
 
-    source_act = rings.member_activity if rings.member_activity is not None else rings.activity
-    act = source_act[source_act["account_id"].isin(members)]
-    used = act.drop_duplicates(["entity", "account_id"]).groupby("entity")["account_id"].agg(
-        members="size", member_ids=lambda s: ";".join(sorted(s)))
-    used = used[used["members"] >= 2]
-    popularity = rings.popularity
-    infra = used.reset_index()
-    infra["type"] = infra["entity"].str.split(":", n=1).str[0]
-    infra["value"] = infra["entity"].str.split(":", n=1).str[1]
-    infra["accounts_in_all"] = popularity.reindex(infra["entity"]).to_numpy()
+# ---------------------------------------------------------------------- one grouped pass over the evidence
+
+def _evidence_slices(case: Case, periods: Periods, member_ring: pd.Series) -> dict[str, dict]:
+    """file name -> ring id -> that ring's rows in the analysis period, plain columns, in a total order."""
+    out = {}
+    for name, (table, ts) in _EVIDENCE.items():
+        df = getattr(case, table)
+        keep = periods.analysis.mask(df[ts]) & df["account_id"].astype(object).isin(member_ring.index).to_numpy()
+        df = _plain(df[keep])
+        df = _sorted(df, [ts, "account_id"]) if len(df) else df.reset_index(drop=True)
+        rid = member_ring.reindex(df["account_id"]).to_numpy()
+        out[name] = {r: g.drop(columns="_ring").reset_index(drop=True)
+                     for r, g in df.assign(_ring=rid).groupby("_ring", sort=True)}
+    return out
+
+
+def _infrastructure(case: Case, periods: Periods, member_ring: pd.Series, campaigns: pd.DataFrame) -> dict:
+    """ring id -> its IPs and devices with successful logins by 2+ members (``INFRASTRUCTURE_COLUMNS``)."""
+    lg = case.logins
+    ok = periods.analysis.mask(lg["event_ts"]) & (lg["result"].astype(object).to_numpy() == "SUCCESS")
+    acct = lg["account_id"].astype(object).to_numpy()[ok]
+    parts = []
+    for col, kind in (("ip", "ip"), ("device_id", "device")):
+        val = lg[col].astype(object).to_numpy()[ok]
+        has = pd.notna(val)
+        parts.append(pd.DataFrame({"entity_type": kind, "value": val[has], "account_id": acct[has]}))
+    used = pd.concat(parts, ignore_index=True)
+    per = used.groupby(["entity_type", "value", "account_id"], sort=True).size().rename("success").reset_index()
+    everyone = per.groupby(["entity_type", "value"]).size().rename("accounts_with_success")
+    per["ring_id"] = member_ring.reindex(per["account_id"]).to_numpy()
+    mine = per[per["ring_id"].notna()]
+    shared = mine.groupby(["ring_id", "entity_type", "value"], sort=True).agg(
+        members_with_success=("account_id", "size"), member_success_logins=("success", "sum"),
+        member_ids=("account_id", lambda s: ";".join(sorted(s))))
+    shared = shared[shared["members_with_success"] >= 2].reset_index()
+    shared["accounts_with_success"] = everyone.reindex(
+        pd.MultiIndex.from_frame(shared[["entity_type", "value"]])).to_numpy()
     rep = case.ip_reputation.set_index("ip")
-    is_ip = infra["type"] == "ip"
-    infra["risk_score"] = rep["risk_score"].reindex(infra["value"]).where(is_ip.to_numpy()).to_numpy()
-    infra["is_tor"] = rep["is_tor"].reindex(infra["value"]).where(is_ip.to_numpy()).to_numpy()
-    infra = infra[["type", "value", "members", "accounts_in_all", "risk_score", "is_tor", "member_ids"]]
-    infra = infra.sort_values(["members", "accounts_in_all", "value"], ascending=[False, True, True], kind="stable")
-    infra.to_csv(folder / "shared_infrastructure.csv", index=False)
+    is_ip = (shared["entity_type"] == "ip").to_numpy()
+    risk = rep["risk_score"].reindex(shared["value"]).to_numpy(dtype=float, na_value=np.nan)
+    shared["risk_score"] = pd.array(np.where(is_ip, risk, np.nan)).astype("Int64")
+    tor = rep["is_tor"].reindex(shared["value"]).astype(object).to_numpy()
+    shared["is_tor"] = [bool(t) if ip and pd.notna(t) else None for t, ip in zip(tor, is_ip)]
+    camp = set(campaigns["ip"].astype(object)) if len(campaigns) else set()
+    shared["campaign_ip"] = is_ip & shared["value"].isin(camp).to_numpy()
+    shared = shared.sort_values(["ring_id", "members_with_success", "accounts_with_success", "entity_type", "value"],
+                                ascending=[True, False, True, True, True], kind="stable")
+    return {r: g[INFRASTRUCTURE_COLUMNS].reset_index(drop=True) for r, g in shared.groupby("ring_id", sort=True)}
 
-    sig = signals if signals is not None else None
-    users = case.users.set_index("account_id")
-    mem = pd.DataFrame({"account_id": members})
-    mem = mem.join(users[["country", "signup_ts", "email_domain", "is_enterprise"]], on="account_id")
-    if sig is not None:
-        mem = mem.merge(sig, on="account_id", how="left")
-    trig = bursts.groupby("account_id").size() if bursts is not None and len(bursts) else pd.Series(dtype=int)
-    mem["burst_triggers"] = trig.reindex(members, fill_value=0).to_numpy()
-    mem["findings"] = found.groupby("account_id").size().reindex(members, fill_value=0).to_numpy()
-    bad = pay[pay.index.isin(case.bad_payments().index)]
-    mem["bad_payments"] = bad.groupby("account_id").size().reindex(members, fill_value=0).to_numpy()
-    mem["logins"] = logins.groupby("account_id").size().reindex(members, fill_value=0).to_numpy()
-    mem.to_csv(folder / "members.csv", index=False, date_format="%Y-%m-%d %H:%M:%S")
 
-    timeline = _timeline(logins, ec2, bad, found, bursts, members, set(infra["value"]), mem)
-    components = {k[2:]: _jsonable(v) for k, v in row.items() if k.startswith("c_")}
+# ---------------------------------------------------------------------- one folder
+
+def _empty_like(case: Case, table: str) -> pd.DataFrame:
+    return _plain(getattr(case, table).iloc[:0]).reset_index(drop=True)
+
+
+def _write_folder(folder: Path, ring_id: str, row: pd.Series, members: list[str], rings: RingResult,
+                  periods: Periods, slices: dict, infra, users, signals, bursts, case: Case, graph) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    ev = {name: slices[name] if slices.get(name) is not None else _empty_like(case, table)
+          for name, (table, _) in _EVIDENCE.items()}
+    for name, df in ev.items():
+        _write_csv(df, folder / f"{name}.csv")
+    if infra is None:
+        infra = pd.DataFrame({c: pd.Series(dtype=object) for c in INFRASTRUCTURE_COLUMNS})
+    _write_csv(infra, folder / "shared_infrastructure.csv")
+
+    logins, found = ev["logins"], ev["security_findings"]
+    bad = ev["payments"][ev["payments"]["status"].isin(list(BAD_PAYMENT_STATUSES)).to_numpy()]
+    mine = bursts[bursts["account_id"].astype(object).isin(members).to_numpy()] if bursts is not None and len(bursts) \
+        else None
+    mem = _members(users, members, logins, found, bad, mine, signals)
+    _write_csv(mem, folder / "members.csv")
+
+    timeline = _timeline(logins, bad, found, mine, infra, mem)
+    components = {k[2:]: _jsonable(v) for k, v in row.items() if str(k).startswith("c_")}
     doc = {
         "ring_id": ring_id,
         "members": members,
@@ -132,61 +355,100 @@ def open_case(case: Case, ring_id: str, out_dir: str | Path, rings: RingResult |
         "score": _jsonable(row["score"]),
         "pvalue": _jsonable(row["pvalue"]),
         "flagged": bool(row["flagged"]),
+        "periods": periods.as_dict(),
         "score_components": components,
         "top_evidence": row["top_evidence"],
         "shared_infrastructure": [{k: _jsonable(v) for k, v in r.items()} for r in infra.to_dict("records")],
         "timeline": timeline,
-        "evidence_counts": {"logins": len(logins), "ec2_activity": len(ec2), "payments": len(pay),
+        "evidence_counts": {"logins": len(logins), "success_logins": int(mem["success_logins"].sum()),
+                            "ec2_activity": len(ev["ec2_activity"]), "payments": len(ev["payments"]),
                             "bad_payments": len(bad), "security_findings": len(found),
                             "burst_triggers": int(mem["burst_triggers"].sum())},
         "recommended_actions": recommended_actions(row),
-        "parameters": {k: _jsonable(v) for k, v in rings.params.items()},
-        "source": case.source,
+        # since/until as resolved (None meant the whole case), so the folder reads the same whoever opened it
+        "parameters": {k: _jsonable(v) for k, v in {**rings.params, "since": periods.analysis.start,
+                                                     "until": periods.analysis.end}.items()},
+        "source": str(case.source),
     }
-    (folder / "case.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False), encoding="utf-8")
-
-    g = graph if graph is not None else annotate_rings(build_graph(case, signals=signals, bursts=bursts), rings)
-    explore(g, ring=ring_id, hops=1, path=folder / "graph.html", title=f"Ring {ring_id}")
-    (folder / "summary.md").write_text(_summary_md(doc, mem, infra), encoding="utf-8")
-    return folder
+    (folder / "case.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    explore(graph, ring=ring_id, hops=1, path=folder / "graph.html", title=f"Ring {ring_id}")
+    (folder / "summary.md").write_text(_summary_md(doc, mem, infra, periods), encoding="utf-8")
 
 
-def _timeline(logins, ec2, bad, found, bursts, members, shared_values, mem) -> list[dict]:
+def _members(users: pd.DataFrame, members: list[str], logins, found, bad, bursts, signals) -> pd.DataFrame:
+    """members.csv: ``MEMBER_COLUMNS``, then the signals (already plain, ``logins`` renamed ``window_logins``)."""
+    mem = pd.DataFrame({"account_id": members})
+    mem = mem.join(users[["country", "signup_ts", "email_domain", "is_enterprise"]], on="account_id")
+    ok = logins["result"].to_numpy() == "SUCCESS"
+    count = lambda df: df.groupby("account_id").size().reindex(members, fill_value=0).to_numpy()  # noqa: E731
+    mem["success_logins"] = count(logins[ok])
+    mem["failed_logins"] = count(logins[logins["result"].to_numpy() == "FAIL"])
+    mem["burst_triggers"] = count(bursts) if bursts is not None else 0
+    mem["findings"] = count(found)
+    mem["bad_payments"] = count(bad)
+    if signals is not None:
+        mem = mem.merge(signals[signals["account_id"].isin(members)], on="account_id", how="left")
+    return mem.sort_values("account_id", kind="stable").reset_index(drop=True)
+
+
+def _timeline(logins, bad, found, bursts, infra, mem) -> list[dict]:
+    """Events at the times they happened (login, trigger, payment and finding timestamps; never bin bounds)."""
     events = []
     for r in mem.itertuples():
         if pd.notna(getattr(r, "signup_ts", None)):
             events.append((r.signup_ts, "signup", r.account_id, f"signed up ({r.email_domain})"))
-    shared_logins = logins[logins["ip"].isin(shared_values) | logins["device_id"].isin(shared_values)]
-    if len(shared_logins):
-        first, last = shared_logins.iloc[0], shared_logins.iloc[-1]
-        events.append((first["event_ts"], "first shared login", first["account_id"], f"via {first['ip']}"))
-        events.append((last["event_ts"], "last shared login", last["account_id"], f"via {last['ip']}"))
-        per_day = shared_logins.groupby(shared_logins["event_ts"].dt.normalize())["account_id"].nunique()
-        for day, n in per_day[per_day >= 2].items():
-            events.append((day, "coordinated session", None, f"{n} members logged in on shared infrastructure"))
-    if bursts is not None and len(bursts):
-        for r in bursts[bursts["account_id"].isin(members)].itertuples():
+    ips = set(infra.loc[infra["entity_type"] == "ip", "value"])
+    devices = set(infra.loc[infra["entity_type"] == "device", "value"])
+    ok = logins[(logins["result"].to_numpy() == "SUCCESS")]
+    on_shared = ok[ok["ip"].isin(ips).to_numpy() | ok["device_id"].isin(devices).to_numpy()]
+
+    def via(r) -> str:
+        parts = ([f"IP {r['ip']}"] if r["ip"] in ips else []) + ([f"device {r['device_id']}"]
+                                                                if r["device_id"] in devices else [])
+        return "via " + " and ".join(parts)
+
+    if len(on_shared):
+        first, last = on_shared.iloc[0], on_shared.iloc[-1]
+        events.append((first["event_ts"], "first shared login", first["account_id"], via(first)))
+        events.append((last["event_ts"], "last shared login", last["account_id"], via(last)))
+        day = on_shared["event_ts"].dt.strftime("%Y-%m-%d")
+        for _, g in on_shared.groupby(day.to_numpy(), sort=True):
+            n = g["account_id"].nunique()
+            if n >= 2:
+                t0, t1 = g["event_ts"].min(), g["event_ts"].max()
+                events.append((t0, "coordinated session", None,
+                               f"{n} members logged in successfully on shared infrastructure "
+                               f"({len(g)} logins, {t0:%H:%M:%S} to {t1:%H:%M:%S})"))
+    if bursts is not None:
+        for r in bursts.itertuples():
             events.append((r.trigger_ts, "burst trigger", r.account_id,
                            f"risky fail from {r.ip}, then {r.run_count_24h} launches in {r.region_count_24h} regions"))
     for r in bad.itertuples():
         events.append((r.payment_ts, "bad payment", r.account_id, f"{r.status} {r.amount_usd:.2f} USD"))
     for r in found.itertuples():
         events.append((r.finding_ts, "security finding", r.account_id, f"{r.type} ({r.severity})"))
-    events.sort(key=lambda e: (pd.Timestamp(e[0]), e[1], e[2] or ""))
+    events.sort(key=lambda e: (pd.Timestamp(e[0]), e[1], e[2] or "", e[3]))
     return [{"ts": _jsonable(pd.Timestamp(t)), "event": e, "account_id": a, "detail": d} for t, e, a, d in events]
 
 
-def _summary_md(doc, mem, infra) -> str:
-    comp = ", ".join(f"{k} {v:.2f}" for k, v in doc["score_components"].items())
+def _summary_md(doc, mem, infra, periods: Periods) -> str:
+    comp = ", ".join(f"{_md(k)} {v:.2f}" for k, v in doc["score_components"].items() if v is not None)
+    counts = doc["evidence_counts"]
     lines = [
-        f"# Case: ring {doc['ring_id']}",
+        f"# Case: ring {_md(doc['ring_id'])}",
+        "",
+        *[f"- {line}" for line in periods.lines()],
         "",
         f"**{doc['size']} accounts**, score {doc['score']:.2f} (p = {doc['pvalue']:.2g}, "
         f"{'flagged' if doc['flagged'] else 'not flagged'}).",
         "",
-        f"Why: {doc['top_evidence']}.",
+        f"Why: {_md(doc['top_evidence'])}.",
         "",
         f"Score components (each 0-1): {comp}.",
+        "",
+        f"In the analysis period: {counts['success_logins']:,} successful logins by members "
+        f"({counts['logins']:,} logins in all), {counts['burst_triggers']:,} burst trigger(s), "
+        f"{counts['bad_payments']:,} bad payment(s), {counts['security_findings']:,} security finding(s).",
         "",
         "## Recommended actions",
         "",
@@ -194,10 +456,10 @@ def _summary_md(doc, mem, infra) -> str:
         "",
         "## Members",
         "",
-        markdown_table(mem[[c for c in ["account_id", "country", "signup_ts", "email_domain", "logins",
+        markdown_table(mem[[c for c in ["account_id", "country", "signup_ts", "email_domain", "success_logins",
                                         "composite", "burst_triggers", "findings", "bad_payments"] if c in mem]]),
         "",
-        "## Shared infrastructure",
+        "## Shared infrastructure (successful logins by 2+ members)",
         "",
         markdown_table(infra.drop(columns=["member_ids"])),
         "",
@@ -205,7 +467,8 @@ def _summary_md(doc, mem, infra) -> str:
         "",
         markdown_table(pd.DataFrame(doc["timeline"][:40])),
         "",
-        "Evidence: logins.csv, ec2_activity.csv, payments.csv, security_findings.csv; graph.html opens offline.",
+        "Evidence (analysis period): logins.csv, ec2_activity.csv, payments.csv, security_findings.csv; "
+        "graph.html opens offline.",
         "",
     ]
     return "\n".join(lines)

@@ -6,7 +6,7 @@ import networkx as nx
 import pandas as pd
 
 from ..case import Case
-from ..case.arrays import window_logins
+from ..case.arrays import window_logins, window_mask
 
 __all__ = ["build_graph", "node_id", "NODE_TYPES"]
 
@@ -34,30 +34,44 @@ def build_graph(case: Case, since=None, until=None, signals: pd.DataFrame | None
                 bursts: pd.DataFrame | None = None) -> nx.Graph:
     """Build the typed account–infrastructure graph from the logins in ``[since, until]``.
 
-    Nodes carry ``type`` (``account``, ``ip``, ``device``, ``country``, ``asn``) and
-    ``label``; IP nodes ``risk_score``, ``is_tor``, ``asn``; account nodes the
-    signals given (or none), ``burst_triggers``, ``findings`` and ``bad_payments``.
-    Account–IP and account–device edges carry ``logins``, ``fails``, ``first_seen``,
-    ``last_seen`` and ``mfa_share``; account–country edges ``logins``; IP–ASN edges
+    Every count is over ``[since, until]`` (the analysis period) and names what it
+    counts, the same way the case folders do. Nodes carry ``type`` (``account``,
+    ``ip``, ``device``, ``country``, ``asn``) and ``label``; IP nodes
+    ``risk_score``, ``is_tor``, ``asn``; account nodes ``success_logins``,
+    ``failed_logins``, ``burst_triggers`` (rows of ``bursts``), ``findings`` and
+    ``bad_payments`` (in the period) and the signals given (or none; their
+    ``logins`` column, counted over the signal window, becomes ``window_logins``).
+    Account–IP and account–device edges carry ``success_logins``,
+    ``failed_logins``, ``first_seen``, ``last_seen`` (any login) and ``mfa_share``;
+    account–country edges ``success_logins`` and ``failed_logins``; IP–ASN edges
     link an IP to its autonomous system.
 
     Examples
     --------
     >>> import graphfraud
-    >>> g = graphfraud.build_graph(graphfraud.load_case(graphfraud.sample_case_path()))
-    >>> g.nodes["ip:" + next(iter(graphfraud.load_case(graphfraud.sample_case_path()).ip_reputation["ip"]))]["type"]
+    >>> case = graphfraud.load_case(graphfraud.sample_case_path())
+    >>> g = graphfraud.build_graph(case)
+    >>> g.nodes["ip:" + next(iter(case.ip_reputation["ip"]))]["type"]
     'ip'
+    >>> on_countries = sum(d["success_logins"] for _, _, d in g.edges(data=True) if d["type"] == "account-country")
+    >>> on_countries == int((case.logins["result"] == "SUCCESS").sum())
+    True
     """
     df = window_logins(case, since, until)
     g = nx.Graph(since=None if since is None else str(since), until=None if until is None else str(until))
 
     accounts = sorted(set(df["account"]))
-    sig = signals.set_index("account_id").to_dict("index") if signals is not None else {}
+    sig = signals.rename(columns={"logins": "window_logins"}).set_index("account_id").to_dict("index") \
+        if signals is not None else {}
     trig = bursts.groupby("account_id").size() if bursts is not None and len(bursts) else pd.Series(dtype=int)
-    findings = case.security_findings.groupby("account_id").size()
-    bad = case.bad_payments().groupby("account_id").size()
+    found = case.security_findings
+    findings = found[window_mask(found["finding_ts"], since, until)].groupby("account_id", observed=True).size()
+    bad = case.bad_payments()
+    bad = bad[window_mask(bad["payment_ts"], since, until)].groupby("account_id", observed=True).size()
+    per_account = df.groupby("account").agg(success_logins=("success", "sum"), failed_logins=("fail", "sum"))
     for a in accounts:
-        attrs = {"type": "account", "label": a, "burst_triggers": int(trig.get(a, 0)),
+        attrs = {"type": "account", "label": a, "success_logins": int(per_account.at[a, "success_logins"]),
+                 "failed_logins": int(per_account.at[a, "failed_logins"]), "burst_triggers": int(trig.get(a, 0)),
                  "findings": int(findings.get(a, 0)), "bad_payments": int(bad.get(a, 0))}
         attrs.update({k: (v.item() if hasattr(v, "item") else v) for k, v in sig.get(a, {}).items()})
         g.add_node(node_id("account", a), **attrs)
@@ -66,7 +80,7 @@ def build_graph(case: Case, since=None, until=None, signals: pd.DataFrame | None
     for kind in ("ip", "device"):
         sub = df[df[kind].notna()]
         agg = sub.groupby(["account", kind], sort=True).agg(
-            logins=("fail", "size"), fails=("fail", "sum"), mfa=("mfa", "mean"),
+            success_logins=("success", "sum"), failed_logins=("fail", "sum"), mfa=("mfa", "mean"),
             first_seen=("ts", "min"), last_seen=("ts", "max"))
         values = sorted(set(sub[kind]))
         for v in values:
@@ -81,8 +95,9 @@ def build_graph(case: Case, since=None, until=None, signals: pd.DataFrame | None
             g.add_node(node_id(kind, v), **attrs)
         g.add_edges_from(
             (node_id("account", a), node_id(kind, v),
-             {"type": f"account-{kind}", "logins": int(r.logins), "fails": int(r.fails),
-              "mfa_share": float(r.mfa), "first_seen": _iso(r.first_seen), "last_seen": _iso(r.last_seen)})
+             {"type": f"account-{kind}", "success_logins": int(r.success_logins),
+              "failed_logins": int(r.failed_logins), "mfa_share": float(r.mfa), "first_seen": _iso(r.first_seen),
+              "last_seen": _iso(r.last_seen)})
             for (a, v), r in zip(agg.index, agg.itertuples(index=False))
         )
         if kind == "ip":
@@ -91,9 +106,12 @@ def build_graph(case: Case, since=None, until=None, signals: pd.DataFrame | None
                 g.add_node(node_id("asn", int(asn)), type="asn", label=str(int(asn)))
                 g.add_edge(node_id("ip", ip), node_id("asn", int(asn)), type="ip-asn")
     sub = df[df["country"].notna()]
-    agg = sub.groupby(["account", "country"], sort=True).size()
+    agg = sub.groupby(["account", "country"], sort=True).agg(success_logins=("success", "sum"),
+                                                             failed_logins=("fail", "sum"))
     for c in sorted(set(sub["country"])):
         g.add_node(node_id("country", c), type="country", label=c)
-    g.add_edges_from((node_id("account", a), node_id("country", c), {"type": "account-country", "logins": int(n)})
-                     for (a, c), n in agg.items())
+    g.add_edges_from((node_id("account", a), node_id("country", c),
+                      {"type": "account-country", "success_logins": int(r.success_logins),
+                       "failed_logins": int(r.failed_logins)})
+                     for (a, c), r in zip(agg.index, agg.itertuples(index=False)))
     return g

@@ -114,10 +114,12 @@ def build_ring_members(g, ring_id):
 
 
 def build_ring_infrastructure(g, ring_id):
-    return (g.V().has("account", "ring_id", ring_id).out_e(*EVIDENCE_LABELS).as_("e").in_v()
-            .project("entity", "entity_type", "entity_accounts", "account_id", "logins")
-            .by("gf_id").by(__.label()).by("n_accounts").by(__.select("e").out_v().values("name"))
-            .by(__.select("e").values("logins")))
+    labels = list(EVIDENCE_LABELS)
+    return (g.V().has("account", "ring_id", ring_id).out_e(*labels).as_("e").in_v()
+            .project("entity", "entity_type", "account_id", "logins", "fails", "entity_edges")
+            .by("gf_id").by(__.label()).by(__.select("e").out_v().values("name"))
+            .by(__.select("e").values("logins")).by(__.select("e").values("fails"))
+            .by(__.in_e(*labels).project("logins", "fails").by("logins").by("fails").fold()))
 
 
 #: query name -> (builder, placeholder arguments for the notebook text)
@@ -209,16 +211,33 @@ def ring_members(g, ring_id: str) -> pd.DataFrame:
 
 
 def ring_infrastructure(g, ring_id: str) -> pd.DataFrame:
-    """IPs and devices used by two or more members of ring ``ring_id``.
+    """IPs and devices through which two or more members of ring ``ring_id`` logged in successfully.
 
-    ``entity, entity_type, members, entity_accounts, member_logins, accounts``:
-    ``entity_accounts`` above ``members`` means outsiders use it too.
+    The same definition as the case folder's ``shared_infrastructure.csv``: every
+    count is of successful logins over the period the store was loaded with
+    (``analyze`` loads the analysis period, ``since``/``until``). Returns
+    ``entity, entity_type, members_with_success, accounts_with_success,
+    member_success_logins, member_ids`` (``;``-separated);
+    ``accounts_with_success`` above ``members_with_success`` means outsiders
+    logged in through it too. Most-shared first, then by entity.
     """
-    cols = ["entity", "entity_type", "entity_accounts", "account_id", "logins"]
-    df = _frame(build_ring_infrastructure(g, ring_id).to_list(), cols)  # entity_type: the vertex label
-    out = df.groupby(["entity", "entity_type", "entity_accounts"], as_index=False).agg(
-        members=("account_id", "nunique"), member_logins=("logins", "sum"),
-        accounts=("account_id", lambda s: ", ".join(sorted(s))))
-    out = out[out["members"] >= 2]
-    cols = ["entity", "entity_type", "members", "entity_accounts", "member_logins", "accounts"]
-    return out[cols].sort_values(["members", "entity"], ascending=[False, True]).reset_index(drop=True)
+    cols = ["entity", "entity_type", "account_id", "logins", "fails", "entity_edges"]
+    rows = build_ring_infrastructure(g, ring_id).to_list()
+    df = pd.DataFrame(rows, columns=cols)
+    out_cols = ["entity", "entity_type", "members_with_success", "accounts_with_success", "member_success_logins",
+                "member_ids"]
+    if df.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in out_cols})
+    df["success"] = df["logins"].astype("int64") - df["fails"].astype("int64")
+    # one row per (member, entity) edge; the walk may reach an edge more than once
+    df = df.drop_duplicates(["entity", "account_id"])
+    df = df[df["success"] > 0]
+    everyone = {e: sum(1 for x in edges if int(x["logins"]) > int(x["fails"]))
+                for e, edges in zip(df["entity"], df["entity_edges"])}
+    out = df.groupby(["entity", "entity_type"], as_index=False).agg(
+        members_with_success=("account_id", "nunique"), member_success_logins=("success", "sum"),
+        member_ids=("account_id", lambda s: ";".join(sorted(s))))
+    out["accounts_with_success"] = out["entity"].map(everyone).astype("int64")
+    out = out[out["members_with_success"] >= 2]
+    return (out[out_cols].sort_values(["members_with_success", "entity"], ascending=[False, True], kind="stable")
+            .reset_index(drop=True))

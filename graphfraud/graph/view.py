@@ -1,15 +1,17 @@
-"""Interactive exploration: a pyvis (vis-network) page that opens offline in a browser.
+"""Interactive exploration: a vis-network page that opens offline in a browser.
 
-pyvis builds the network model; the page is written here rather than by pyvis's
-own template because that template loads CSS (and, for some options, JavaScript)
-from a CDN even in ``cdn_resources="in_line"`` mode. Here vis-network's JavaScript
-and CSS, shipped inside the pyvis package, are inlined: the page fetches nothing.
+The page is written here rather than by pyvis's own template because that
+template loads CSS (and, for some options, JavaScript) from a CDN even in
+``cdn_resources="in_line"`` mode. vis-network's JavaScript and CSS, shipped
+inside the pyvis package, are inlined: the page fetches nothing. Nodes and
+edges are plain dicts in canonical (sorted) order, so the same graph always
+gives the same bytes.
 
-Every value that came from data (ids, labels, tooltips) reaches the page either
-as JSON inside a ``<script>`` block with ``<``, ``>`` and ``&`` escaped as
-``\\u003c`` etc., or through :func:`html.escape`; vis-network draws labels on a
-canvas and shows string tooltips as text, so an id like
-``</script><img src=x onerror=alert(1)>`` is displayed, never run.
+Every value that came from data (ids, labels, tooltips, the ring's evidence)
+reaches the page either as JSON inside a ``<script>`` block with ``<``, ``>``
+and ``&`` escaped as ``\\u003c`` etc., or through :func:`html.escape`;
+vis-network draws labels on a canvas and shows string tooltips as text, so an
+id like ``</script><img src=x onerror=alert(1)>`` is displayed, never run.
 """
 
 from __future__ import annotations
@@ -25,24 +27,40 @@ from ..errors import InputError
 
 __all__ = ["explore", "select_subgraph", "annotate_rings"]
 
-_STYLE = {  # colour, shape
-    "account": ("#2563eb", "dot"),
-    "ip": ("#ea580c", "diamond"),
-    "device": ("#059669", "square"),
-    "country": ("#6b7280", "triangle"),
-    "asn": ("#a855f7", "triangleDown"),
+_STYLE = {  # colour, vis-network shape, legend name
+    "account": ("#2563eb", "dot", "account"),
+    "ip": ("#ea580c", "diamond", "IP"),
+    "device": ("#059669", "square", "device"),
+    "country": ("#6b7280", "triangle", "country"),
+    "asn": ("#a855f7", "triangleDown", "ASN (autonomous system)"),
 }
 _RING_COLOUR = "#dc2626"
+_EVIDENCE_EDGE = "#334155"
+_FADED_EDGE = "rgba(148,163,184,0.35)"
+_HIDEABLE = ("country", "asn")
 
 
 def annotate_rings(graph: nx.Graph, rings) -> nx.Graph:
-    """Write ``ring_id``, ``ring_score`` and ``ring_flagged`` onto the account nodes of ``graph`` (in place)."""
-    summary = rings.summary.set_index("ring_id") if len(rings.summary) else None
-    for ring_id, account in zip(rings.rings["ring_id"], rings.rings["account_id"]):
-        node = f"account:{account}"
-        if node in graph and summary is not None:
-            graph.nodes[node].update(ring_id=ring_id, ring_score=float(summary.at[ring_id, "score"]),
-                                     ring_flagged=bool(summary.at[ring_id, "flagged"]))
+    """Write ``ring_id``, ``ring_score`` and ``ring_flagged`` onto the account nodes of ``graph`` (in place).
+
+    The ring summaries (members, size, score, p-value, flag, top evidence) go into
+    ``graph.graph["rings"]``, which :func:`explore` shows in a ring's page header.
+    """
+    if not len(rings.summary):
+        return graph
+    summary = rings.summary.set_index("ring_id")
+    index = {}
+    for ring_id, members in rings.rings.groupby("ring_id", sort=True)["account_id"]:
+        row = summary.loc[ring_id]
+        index[ring_id] = {"members": sorted(members), "size": int(row["size"]), "score": float(row["score"]),
+                          "pvalue": float(row["pvalue"]), "flagged": bool(row["flagged"]),
+                          "top_evidence": str(row.get("top_evidence", ""))}
+        for account in members:
+            node = f"account:{account}"
+            if node in graph:
+                graph.nodes[node].update(ring_id=ring_id, ring_score=index[ring_id]["score"],
+                                         ring_flagged=index[ring_id]["flagged"])
+    graph.graph["rings"] = index
     return graph
 
 
@@ -59,19 +77,26 @@ def _neighbourhood(graph: nx.Graph, seeds, hops: int, hub_degree: int) -> dict:
     fill the page with noise. Such nodes are shown, not expanded.
     """
     dist = {s: 0 for s in seeds}
-    frontier = list(dict.fromkeys(seeds))
+    frontier = sorted(dict.fromkeys(seeds))
     for d in range(1, hops + 1):
         nxt = []
         for n in frontier:
             data = graph.nodes[n]
             if d > 1 and (data.get("type") in ("country", "asn") or graph.degree(n) > hub_degree):
                 continue
-            for m in graph.neighbors(n):
+            for m in sorted(graph.neighbors(n)):
                 if m not in dist:
                     dist[m] = d
                     nxt.append(m)
         frontier = nxt
     return dist
+
+
+def _ring_members(graph: nx.Graph, ring: str) -> list[str]:
+    known = graph.graph.get("rings", {}).get(ring)
+    if known is not None:
+        return [f"account:{a}" for a in known["members"] if f"account:{a}" in graph]
+    return sorted(n for n, d in graph.nodes(data=True) if d.get("ring_id") == ring)
 
 
 def select_subgraph(graph: nx.Graph, accounts=None, ring: str | None = None, hops: int = 1,
@@ -88,7 +113,7 @@ def select_subgraph(graph: nx.Graph, accounts=None, ring: str | None = None, hop
         raise InputError(f"hops must be >= 0, got {hops}")
     seeds = [f"account:{a}" if not str(a).startswith("account:") else str(a) for a in (accounts or [])]
     if ring is not None:
-        members = [n for n, d in graph.nodes(data=True) if d.get("ring_id") == ring]
+        members = _ring_members(graph, ring)
         if not members:
             raise InputError(f"no account in the graph belongs to ring {ring!r} (did you call annotate_rings?)")
         seeds += members
@@ -128,13 +153,30 @@ def _tooltip(node: str, data: dict) -> str:
     return "\n".join(lines)
 
 
+def _shared_by_focus(sub: nx.Graph, focus: set) -> dict:
+    """IP/device node -> number of ``focus`` accounts with a successful login on it."""
+    out = {}
+    for n, d in sub.nodes(data=True):
+        if d.get("type") in ("ip", "device"):
+            out[n] = sum(1 for m in sub.neighbors(n)
+                         if m in focus and (sub.edges[n, m].get("success_logins") or 0) > 0)
+    return out
+
+
 def explore(graph: nx.Graph, accounts=None, ring: str | None = None, hops: int = 1, path: str | Path = "graph.html",
             max_nodes: int = 2000, title: str = "graphfraud") -> Path:
     """Write an interactive HTML view of (part of) the account graph; it works offline.
 
-    Colours and shapes by node type (accounts in flagged rings red), size by risk,
-    edge width by number of logins, tooltips with the numbers. Physics stops once
-    the layout has stabilised, so a 2,000-node page stays usable.
+    Colours and shapes by node type (accounts in flagged rings red), account size
+    by relevance, edge width by successful logins, tooltips with the numbers.
+    Around a ring (or given accounts), the IPs and devices two or more of them
+    logged in through successfully (the reason a ring exists) are drawn large,
+    labelled and with dark edges; infrastructure only one of them used is small
+    and faded. A ring's page shows its size, score, p-value and top evidence
+    (from :func:`annotate_rings`). Checkboxes hide country and ASN nodes; the
+    legend lists the node types on the page. Physics stops once the layout has
+    stabilised, so a 2,000-node page stays usable. The same graph gives the
+    same bytes.
 
     Examples
     --------
@@ -146,28 +188,55 @@ def explore(graph: nx.Graph, accounts=None, ring: str | None = None, hops: int =
     >>> any(tag in page for tag in ('<script src=', '<link ', 'src="http', "src='http"))
     False
     """
-    from pyvis.network import Network
-
     sub, note = select_subgraph(graph, accounts, ring, hops, max_nodes)
-    net = Network(height="100%", width="100%", directed=False, cdn_resources="remote")
-    for n, d in sorted(sub.nodes(data=True)):
+    focus = {f"account:{a}" if not str(a).startswith("account:") else str(a) for a in (accounts or [])}
+    if ring is not None:
+        focus |= set(_ring_members(graph, ring))
+    shared = _shared_by_focus(sub, focus)
+    evidence = {n for n, k in shared.items() if k >= 2}
+    nodes, kinds = [], set()
+    for n in sorted(sub.nodes):
+        d = sub.nodes[n]
         kind = d.get("type", "account")
-        colour, shape = _STYLE.get(kind, ("#999999", "dot"))
+        kinds.add(kind)
+        colour, shape, _ = _STYLE.get(kind, ("#999999", "dot", kind))
         if d.get("ring_flagged"):
             colour = _RING_COLOUR
-        risk = _relevance(d)
-        net.add_node(n, label=str(d.get("label", n))[:40], title=_tooltip(n, d), color=colour, shape=shape,
-                     size=8 + 6 * min(risk, 4))
-    for u, v, d in sorted(sub.edges(data=True), key=lambda e: (e[0], e[1])):
-        logins = d.get("logins", 1) or 1
-        net.add_edge(u, v, width=1 + math.log1p(logins), title=_tooltip(f"{u} - {v}", d), color="#94a3b8")
+        node = {"id": n, "kind": kind, "shape": shape, "color": colour, "title": _tooltip(n, d)}
+        label = str(d.get("label", n))[:40]
+        if kind == "account":
+            node.update(label=label, size=8 + 6 * min(_relevance(d), 4))
+        elif n in evidence:
+            node.update(label=f"{label} ({shared[n]} members)", size=26, borderWidth=3,
+                        font={"size": 16, "color": "#111827", "strokeWidth": 4, "strokeColor": "#ffffff"})
+        elif focus and kind in ("ip", "device"):
+            node.update(size=7, opacity=0.35)  # one-off infrastructure: no label, faded
+        else:
+            node.update(label=label, size=10, opacity=0.6 if focus else 1)
+        nodes.append(node)
+    edges = []
+    for u, v in sorted(tuple(sorted(e)) for e in sub.edges):
+        d = sub.edges[u, v]
+        ok = d.get("success_logins") or 0
+        edge = {"from": u, "to": v, "title": _tooltip(f"{u} - {v}", d)}
+        if ok and ((u in evidence and v in focus) or (v in evidence and u in focus)):
+            edge.update(width=3 + math.log1p(ok), color=_EVIDENCE_EDGE)  # a member's way into the ring
+        elif focus:
+            edge.update(width=1, color=_FADED_EDGE)
+        else:
+            edge.update(width=1 + 0.5 * math.log1p(ok), color="#94a3b8")
+        edges.append(edge)
     options = {
+        "layout": {"randomSeed": 7},
         "physics": {"solver": "forceAtlas2Based", "stabilization": {"enabled": True, "iterations": 300,
                                                                      "updateInterval": 50}},
         "interaction": {"hover": True, "tooltipDelay": 120, "hideEdgesOnDrag": True},
         "nodes": {"font": {"size": 11}},
     }
-    return _write_page(Path(path), net.nodes, net.edges, options, note, title)
+    info = graph.graph.get("rings", {}).get(ring) if ring is not None else None
+    flagged_present = any(n.get("color") == _RING_COLOUR for n in nodes)
+    return _write_page(Path(path), nodes, edges, options, note, title, info, kinds, bool(evidence),
+                       flagged_present)
 
 
 def _lib(name: str) -> str:
@@ -179,18 +248,54 @@ def _lib(name: str) -> str:
 
 def _js_json(value) -> str:
     """JSON safe inside a <script> element: no '</script>', no '<!--', no HTML entities."""
-    return (json.dumps(value, ensure_ascii=True).replace("<", "\\u003c").replace(">", "\\u003e")
+    return (json.dumps(value, ensure_ascii=True, sort_keys=True).replace("<", "\\u003c").replace(">", "\\u003e")
             .replace("&", "\\u0026").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
-def _write_page(path: Path, nodes, edges, options, note, title) -> Path:
+_SVG = {  # legend glyphs, 14x14, drawn like vis-network's shapes
+    "dot": '<circle cx="7" cy="7" r="6" fill="{c}"/>',
+    "diamond": '<polygon points="7,0 14,7 7,14 0,7" fill="{c}"/>',
+    "square": '<rect x="1" y="1" width="12" height="12" fill="{c}"/>',
+    "triangle": '<polygon points="7,1 13,13 1,13" fill="{c}"/>',
+    "triangleDown": '<polygon points="1,1 13,1 7,13" fill="{c}"/>',
+}
+
+
+def _glyph(shape: str, colour: str) -> str:
+    return (f'<svg class="g" width="14" height="14" viewBox="0 0 14 14" aria-hidden="true">'
+            f'{_SVG.get(shape, _SVG["dot"]).format(c=colour)}</svg>')
+
+
+def _legend(kinds, evidence: bool, flagged: bool) -> str:
+    items = [f'<span class="li" data-kind="{html.escape(k)}">{_glyph(shape, colour)}{html.escape(name)}</span>'
+             for k, (colour, shape, name) in _STYLE.items() if k in kinds]
+    items += [f'<span class="li" data-kind="other">{_glyph("dot", "#999999")}{html.escape(k)}</span>'
+              for k in sorted(set(kinds) - set(_STYLE))]
+    if flagged:
+        items.append(f'<span class="li" data-kind="flagged">{_glyph("dot", _RING_COLOUR)}account in a flagged ring'
+                     '</span>')
+    if evidence:
+        items.append('<span class="li" data-kind="shared"><b>large, labelled</b>: IP/device used by 2+ members '
+                     '(faded: used by one)</span>')
+    return " ".join(items)
+
+
+def _header(info: dict | None) -> str:
+    if info is None:
+        return ""
+    verdict = "flagged" if info["flagged"] else "not flagged"
+    return (f'<div id="ring"><b>{info["size"]} accounts</b>, score {info["score"]:.2f}, '
+            f'p = {info["pvalue"]:.2g} ({verdict}). Why: {html.escape(info["top_evidence"])}</div>')
+
+
+def _write_page(path: Path, nodes, edges, options, note, title, info=None, kinds=(), evidence=False,
+                flagged=False) -> Path:
     left = ", ".join(f"{v} {k}" for k, v in sorted(note["left_out_by_type"].items()))
     note_text = (f"Showing {note['shown']:,} of {note['in_neighbourhood']:,} nodes in the neighbourhood"
                  + (f"; left out {note['left_out']:,} less relevant node(s): {left}" if note["left_out"] else "")
                  + (f"; {note['outside']:,} node(s) of the graph are outside it." if note["outside"] else "."))
-    legend = " ".join(f'<span class="k" style="background:{c}"></span>{html.escape(k)}'
-                      for k, (c, _) in _STYLE.items())
-    legend += f' <span class="k" style="background:{_RING_COLOUR}"></span>account in a flagged ring'
+    toggles = " ".join(f'<label><input type="checkbox" id="hide-{k}" data-kind="{k}"> hide {k} nodes</label>'
+                       for k in _HIDEABLE if k in kinds)
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:">
@@ -198,14 +303,21 @@ def _write_page(path: Path, nodes, edges, options, note, title) -> Path:
 <style>{_lib("vis-network.css")}</style>
 <style>
 html, body {{ margin: 0; height: 100%; font: 13px system-ui, sans-serif; }}
-#bar {{ padding: 6px 10px; background: #f1f5f9; border-bottom: 1px solid #cbd5e1; }}
-#net {{ position: absolute; top: 58px; bottom: 0; left: 0; right: 0; }}
-.k {{ display: inline-block; width: 10px; height: 10px; margin: 0 4px 0 10px; border-radius: 2px; }}
+body {{ display: flex; flex-direction: column; }}
+#bar {{ padding: 6px 10px; background: #f1f5f9; border-bottom: 1px solid #cbd5e1; line-height: 1.6; }}
+#ring {{ max-width: 100em; }}
+#net {{ flex: 1; min-height: 0; position: relative; }}
+.li {{ margin-right: 12px; white-space: nowrap; }}
+.g {{ vertical-align: -2px; margin-right: 4px; }}
+label {{ margin-right: 12px; }}
 div.vis-tooltip {{ white-space: pre; font: 12px monospace; }}
 </style></head>
 <body>
 <div id="bar"><b>{html.escape(title)}</b> &mdash; <span id="note">{html.escape(note_text)}</span>
-<span id="status"></span><br>{legend}</div>
+<span id="status"></span>
+{_header(info)}
+<div id="legend">{_legend(kinds, evidence, flagged)}</div>
+<div id="controls">{toggles}</div></div>
 <div id="net"></div>
 <script>{_lib("vis-network.min.js")}</script>
 <script>
@@ -218,6 +330,14 @@ network.once("stabilizationIterationsDone", function () {{
   network.setOptions({{physics: false}});
   status.textContent = " layout done";
   document.body.setAttribute("data-stabilized", "1");
+}});
+document.querySelectorAll("#controls input").forEach(function (box) {{
+  box.addEventListener("change", function () {{
+    var kind = box.getAttribute("data-kind");
+    nodes.update(nodes.get({{filter: function (n) {{ return n.kind === kind; }}}}).map(function (n) {{
+      return {{id: n.id, hidden: box.checked}};
+    }}));
+  }});
 }});
 </script>
 </body></html>
