@@ -125,7 +125,8 @@ def _parse_error(path: Path, encoding: str, exc: Exception) -> InputError:
                           "(a stray delimiter, or a value with a comma that is not quoted?)")
     if m:
         return InputError(f"{path}: a line has {m.group(2)} fields but the header has {m.group(1)} ({text.strip()})")
-    return InputError(f"{path}: cannot be read as CSV: {text.strip()}")
+    hint = " (it looks like UTF-16: save it as UTF-8)" if encoding.startswith("utf-16") else ""
+    return InputError(f"{path}: cannot be read as CSV: {text.strip()}{hint}")
 
 
 def _scan(path: Path, encoding: str):
@@ -138,7 +139,7 @@ def _scan(path: Path, encoding: str):
             for i, rec in enumerate(reader):
                 yield i, end + 1, rec
                 end = reader.line_num
-        except csv.Error:
+        except (csv.Error, UnicodeError):
             return
 
 

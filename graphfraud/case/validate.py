@@ -86,6 +86,9 @@ class _Coded:
         self.raw_codes, self.raw_uniques = raw_codes, raw_uniques
         cleaned = np.array([_text(v).strip() for v in raw_uniques], dtype=object)
         self.bad_utf8_raw = _not_utf8(cleaned)
+        if self.bad_utf8_raw.any():
+            # those rows are rejected; an escaped stand-in keeps the categories writable and hashable
+            cleaned[self.bad_utf8_raw] = [_shown(v) for v in cleaned[self.bad_utf8_raw]]
         # pristine: the source held exactly these strings (so SQL on the source sees what we see)
         self.pristine = bool(all(type(v) is str for v in raw_uniques) and (cleaned == raw_uniques).all()
                              and not (cleaned == "").any())
@@ -132,7 +135,7 @@ def _text(v) -> str:
     # SQLite hands back ints for numeric-looking ids; 100.0 from a float column is "100".
     if isinstance(v, str):
         return v
-    if isinstance(v, float) and v.is_integer():
+    if isinstance(v, float) and v.is_integer() and abs(v) < 2**53:
         return str(int(v))
     if isinstance(v, (bytes, bytearray, memoryview)):
         # undecodable bytes survive as lone surrogates, so the row is rejected, not silently altered
