@@ -34,7 +34,7 @@ if not _os.path.isdir(_os.path.join(_here, "loaders")) and _os.path.isfile(
 # pipeline.py runs them in order and cli.py is the command line over it.
 from .case import Case, case_from_frames  # noqa: E402
 from .data import sample_case_path  # noqa: E402
-from .errors import GraphFraudError, InputError, SchemaError  # noqa: E402
+from .errors import BackendError, GraphFraudError, InputError, RejectedInputError, SchemaError  # noqa: E402
 from .loaders import load_case  # noqa: E402
 from .detect import DEFAULT_WEIGHTS, account_signals, detect_bursts, detect_campaigns  # noqa: E402
 from .graph import (GraphBackend, GraphRecords, NetworkXBackend, build_graph, connect, explore,  # noqa: E402
@@ -70,6 +70,8 @@ __all__ = [
     "DEFAULT_WEIGHTS",
     "GraphFraudError",
     "InputError",
+    "RejectedInputError",
+    "BackendError",
     "PaymentTest",
     "SchemaError",
     "account_signals",

@@ -6,7 +6,7 @@ notebook or a service can catch the library's complaints without catching bugs.
 
 from __future__ import annotations
 
-__all__ = ["GraphFraudError", "SchemaError", "InputError", "BackendError"]
+__all__ = ["GraphFraudError", "SchemaError", "InputError", "RejectedInputError", "BackendError"]
 
 
 class GraphFraudError(Exception):
@@ -38,6 +38,27 @@ class SchemaError(GraphFraudError):
 
 class InputError(GraphFraudError):
     """An argument or an input file is unusable (path missing, bad parameter value)."""
+
+
+class RejectedInputError(InputError):
+    """So many rows of a table were rejected that its numbers would mislead.
+
+    Raised by :meth:`graphfraud.Case.check_rejections`; ``summary`` is the
+    :meth:`~graphfraud.Case.rejection_summary` frame (one row per table) and
+    ``tables`` names the tables at or above the stop share.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> err = RejectedInputError("logins: 9 of 10 rows rejected", pd.DataFrame(), ["logins"])
+    >>> err.tables, isinstance(err, InputError)
+    (['logins'], True)
+    """
+
+    def __init__(self, message: str, summary, tables: list[str]):
+        super().__init__(message)
+        self.summary = summary
+        self.tables = list(tables)
 
 
 class BackendError(GraphFraudError):

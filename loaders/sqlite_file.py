@@ -42,30 +42,64 @@ def load_sqlite(path: str | Path, chunksize: int = 1_000_000) -> Case:
                 problems.append(f"table '{name}' is missing (expected columns: {', '.join(TABLES[name].column_names)})")
                 continue
             names[name] = present[name]
-            # PRAGMA takes no bound parameters; the name comes from sqlite_master, quoted as an identifier.
-            cols = [r[1] for r in conn.execute(f"PRAGMA table_info({_ident(present[name])})")]
+            # The column names as a query sees them (a view's columns too); a broken view fails here.
+            try:
+                cur = conn.execute(f"SELECT * FROM {_ident(present[name])} LIMIT 0")
+                cols = [d[0] for d in cur.description]
+            except sqlite3.Error as exc:
+                raise _read_error(path, present[name], exc) from exc
             problems += resolve_columns(TABLES[name], cols)[1]
         if problems:
             raise SchemaError(problems, str(path))
-        sources = {name: _chunks(conn, names[name], chunksize) for name in TABLE_NAMES}
+        sources = {name: _chunks(conn, path, names[name], chunksize) for name in TABLE_NAMES}
         return load_tables(sources, str(path))
     finally:
         conn.close()
+
+
+def _read_error(path, table: str, exc: sqlite3.Error) -> InputError:
+    text = str(exc)
+    if "malformed" in text or "not a database" in text or "corrupt" in text:
+        hint = "the file is damaged; restore it from a good copy or re-export it"
+    elif "no such" in text:
+        hint = f"'{table}' is a view that refers to something missing from the file"
+    else:
+        hint = "check that the file is a complete, readable SQLite database"
+    return InputError(f"{path}: cannot read table '{table}': {text} ({hint})")
 
 
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _chunks(conn: sqlite3.Connection, table: str, chunksize: int):
-    cur = conn.execute(f"SELECT * FROM {_ident(table)}")
-    columns = [d[0] for d in cur.description]
-    first = True
-    while True:
-        rows = cur.fetchmany(chunksize)
-        if rows or first:
-            # object columns keep SQLite's own types (int vs text) for the validator to judge
-            yield pd.DataFrame.from_records(rows, columns=columns)
-        first = False
-        if len(rows) < chunksize:
-            return
+def _chunks(conn: sqlite3.Connection, path, table: str, chunksize: int):
+    query = f"SELECT * FROM {_ident(table)}"
+    done = 0
+    try:
+        cur = conn.execute(query)
+        columns = [d[0] for d in cur.description]
+        first = True
+        while True:
+            try:
+                rows = cur.fetchmany(chunksize)
+            except sqlite3.OperationalError as exc:
+                if "decode" not in str(exc) or conn.text_factory is _lenient_text:
+                    raise
+                # Text that is not UTF-8: from here on decode it leniently, so the validator
+                # rejects the affected rows (the fast built-in decoding stays for clean files).
+                conn.text_factory = _lenient_text
+                cur = conn.execute(f"{query} LIMIT -1 OFFSET {done}")
+                continue
+            if rows or first:
+                # object columns keep SQLite's own types (int vs text) for the validator to judge
+                yield pd.DataFrame.from_records(rows, columns=columns)
+            done += len(rows)
+            first = False
+            if len(rows) < chunksize:
+                return
+    except sqlite3.Error as exc:
+        raise _read_error(path, table, exc) from exc
+
+
+def _lenient_text(b: bytes) -> str:
+    return b.decode("utf-8", "surrogateescape")

@@ -23,7 +23,7 @@ EXPECTED_FILES = {
     "baseline_top_failing_ips.csv": ["ip", "fails", "successes", "accounts_failed", "first_fail", "last_fail",
                                      "risk_score", "asn", "is_tor"],
     "baseline_ip_risk_distribution.csv": ["risk_bucket", "ips", "tor_ips", "logins", "fails", "fail_rate"],
-    "rejected_rows.csv": ["table", "row", "column", "value", "reason"],
+    "rejected_rows.csv": ["table", "row", "column", "value", "reason", "line"],
     "rings.csv": ["ring_id", "account_id"],
     "campaigns.csv": ["ip", "victims", "failures", "successes", "first_seen", "last_seen", "risk_score", "is_tor",
                       "asn", "accounts_with_success"],

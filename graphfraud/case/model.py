@@ -12,7 +12,7 @@ from .schema import BAD_PAYMENT_STATUSES, TABLE_NAMES, TABLES
 
 __all__ = ["Case", "REJECTED_COLUMNS"]
 
-REJECTED_COLUMNS = ["table", "row", "column", "value", "reason"]
+REJECTED_COLUMNS = ["table", "row", "column", "value", "reason", "line"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -27,8 +27,12 @@ class Case:
     Attributes
     ----------
     rejected : DataFrame
-        ``table, row, column, value, reason``: one row per problem found; ``row``
-        is the 0-based position of the row in its source table (CSV line = row + 2).
+        ``table, row, column, value, reason, line``: one row per problem found;
+        ``row`` is the 0-based position of the record in its source table (blank
+        CSV lines count as records) and ``line`` the 1-based physical line of a CSV
+        file where that record starts (null for SQLite and DataFrames). A row with
+        no value at all is rejected once, with ``column`` empty and reason
+        ``"blank line"``.
     input_rows : Mapping[str, int]
         rows read per table, so that ``used + rejected == read`` can be checked.
     source : str
@@ -103,12 +107,165 @@ class Case:
         has_ip = login_ips.notna().to_numpy()
         ip_known = _isin(login_ips, known_ips)
         login_accounts = pd.Index(_categories_used(self.logins["account_id"]))
+        early = self.impossible_orders()
+        problem = early["problem"]
         return {
             "logins_without_reputation": int((has_ip & ~ip_known).sum()),
             "logins_without_ip": int((~has_ip).sum()),
             "accounts_not_in_users": int((~login_accounts.isin(self.users["account_id"])).sum()),
             "rejected_rows": int(len(self.rejected.drop_duplicates(["table", "row"]))),
+            "logins_before_signup": int((early["table"] == "logins").sum()),
+            "payments_before_signup": int((early["table"] == "payments").sum()),
+            "chargebacks_before_signup": int((problem == "chargeback before signup").sum()),
+            "findings_before_signup": int((early["table"] == "security_findings").sum()),
         }
+
+    def impossible_orders(self) -> pd.DataFrame:
+        """Events dated before their account's ``signup_ts``: kept, but no analyst should trust them blindly.
+
+        Returns one row per such event: ``table, row, account_id, event_ts,
+        signup_ts, problem`` where ``row`` is the index in the typed table and
+        ``problem`` is ``"login before signup"``, ``"payment before signup"``,
+        ``"chargeback before signup"`` (a payment with status CHARGEBACK) or
+        ``"finding before signup"``. Accounts missing from ``users`` or without a
+        signup time are not judged.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from graphfraud import case_from_frames
+        >>> case = case_from_frames(
+        ...     logins=pd.DataFrame({"event_ts": ["2025-01-01"], "account_id": ["A1"], "ip": ["1.1.1.1"],
+        ...                          "country_iso": ["DE"], "result": ["FAIL"], "mfa_used": [0], "device_id": ["d"]}),
+        ...     users=pd.DataFrame({"account_id": ["A1"], "country": ["DE"], "signup_ts": ["2025-06-01"],
+        ...                         "email_domain": ["x.com"], "is_enterprise": [0]}))
+        >>> case.impossible_orders()[["table", "account_id", "problem"]].values.tolist()
+        [['logins', 'A1', 'login before signup']]
+        """
+        users = self.users.dropna(subset=["signup_ts"])
+        signup = pd.Series(users["signup_ts"].to_numpy(), index=pd.Index(users["account_id"].astype(object)))
+        parts = []
+        for table, ts_col, what in (("logins", "event_ts", "login"), ("payments", "payment_ts", "payment"),
+                                    ("security_findings", "finding_ts", "finding")):
+            frame = self.table(table)
+            at = _lookup(frame["account_id"], signup)
+            event = frame[ts_col].to_numpy()
+            early = np.flatnonzero(~np.isnat(at) & (event < at))
+            if not len(early):
+                continue
+            problem = np.full(len(early), f"{what} before signup", dtype=object)
+            if table == "payments":
+                status = frame["status"].astype(object).to_numpy()[early]
+                problem[status == "CHARGEBACK"] = "chargeback before signup"
+            parts.append(pd.DataFrame({
+                "table": table,
+                "row": early,
+                "account_id": frame["account_id"].astype(object).to_numpy()[early],
+                "event_ts": event[early],
+                "signup_ts": at[early],
+                "problem": problem,
+            }))
+        if not parts:
+            return pd.DataFrame({"table": pd.Series(dtype=object), "row": pd.Series(dtype="int64"),
+                                 "account_id": pd.Series(dtype=object),
+                                 "event_ts": pd.Series(dtype="datetime64[ns]"),
+                                 "signup_ts": pd.Series(dtype="datetime64[ns]"), "problem": pd.Series(dtype=object)})
+        return pd.concat(parts, ignore_index=True)
+
+    def rejection_summary(self) -> pd.DataFrame:
+        """Per table: rows ``read``, ``rejected``, their ``share`` and the ``top_columns`` at fault.
+
+        ``top_columns`` reads like ``"risk_score 685; asn 3"`` (rows with a problem
+        in that column, most first; ``(blank line)`` for empty records), and
+        ``top_reason`` is the most common reason, so a table whose rows were nearly
+        all rejected is seen at a glance.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from graphfraud import case_from_frames
+        >>> case = case_from_frames(logins=pd.DataFrame({
+        ...     "event_ts": ["2025-08-01", "later"], "account_id": ["A1", "A1"], "ip": ["1.1.1.1", None],
+        ...     "country_iso": ["DE", "DE"], "result": ["FAIL", "FAIL"], "mfa_used": [0, 0], "device_id": ["d", "d"]}))
+        >>> case.rejection_summary().loc["logins", ["read", "rejected", "share", "top_columns"]].tolist()
+        [2, 1, 0.5, 'event_ts 1']
+        """
+        counts = self.row_counts()
+        rows = []
+        for name in TABLE_NAMES:
+            rej = self.rejected[self.rejected["table"] == name]
+            read, n = int(counts.loc[name, "read"]), int(counts.loc[name, "rejected"])
+            by_col = (rej.drop_duplicates(["row", "column"])["column"].replace("", "(blank line)")
+                      .value_counts(sort=True))
+            top = "; ".join(f"{c} {k}" for c, k in by_col.head(3).items())
+            reason = rej["reason"].value_counts().index[0] if len(rej) else ""
+            rows.append((name, read, n, n / read if read else 0.0, top, reason))
+        return pd.DataFrame(rows, columns=["table", "read", "rejected", "share", "top_columns", "top_reason"]
+                            ).set_index("table")
+
+    def check_rejections(self, stop_share: float = 0.5, warn_share: float = 0.02) -> list[str]:
+        """Warnings for tables with many rejected rows; an error when a table is mostly rejected.
+
+        Returns one sentence per table whose rejected share is above ``warn_share``
+        (and below ``stop_share``). A table with no rows read is not judged here.
+
+        Raises
+        ------
+        RejectedInputError
+            when a table's rejected share is ``>= stop_share``; the message names the
+            table, the counts, the columns and the most common reason.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from graphfraud import case_from_frames
+        >>> case = case_from_frames(logins=pd.DataFrame({
+        ...     "event_ts": ["2025-08-01"] * 9 + ["later"], "account_id": ["A1"] * 10, "ip": ["1.1.1.1"] * 10,
+        ...     "country_iso": ["DE"] * 10, "result": ["FAIL"] * 10, "mfa_used": [0] * 10, "device_id": ["d"] * 10}))
+        >>> case.check_rejections()
+        ["logins: 1 of 10 rows (10.0%) rejected, mostly in event_ts 1 (e.g. unparseable timestamp 'later')"]
+        """
+        from ..errors import RejectedInputError
+
+        if not 0 <= warn_share <= stop_share:
+            raise _input_error(f"need 0 <= warn_share <= stop_share, got warn_share={warn_share}, "
+                               f"stop_share={stop_share}")
+        summary = self.rejection_summary()
+        judged = summary[summary["read"] > 0]
+        stop = judged[(judged["share"] >= stop_share) & (judged["rejected"] > 0)]
+        if len(stop):
+            lines = [
+                f"{name}: {r.rejected:,} of {r.read:,} rows ({r.share:.0%}) were rejected, mostly in "
+                f"{r.top_columns}; most common reason: {r.top_reason}"
+                for name, r in stop.iterrows()
+            ]
+            raise RejectedInputError(
+                "too many input rows were rejected for the numbers to mean anything:\n  - "
+                + "\n  - ".join(lines)
+                + "\n  fix the source (see rejected rows for every problem with its line or row), "
+                "or continue anyway if that is what you intend",
+                summary, list(stop.index))
+        warn = judged[(judged["share"] > warn_share) & (judged["rejected"] > 0)]
+        return [f"{name}: {r.rejected:,} of {r.read:,} rows ({r.share:.1%}) rejected, mostly in {r.top_columns}"
+                f" (e.g. {r.top_reason})" for name, r in warn.iterrows()]
+
+
+def _input_error(message: str):
+    from ..errors import InputError
+
+    return InputError(message)
+
+
+def _lookup(accounts: pd.Series, signup: pd.Series) -> np.ndarray:
+    """Signup time per row of ``accounts`` (NaT where unknown), through category codes when categorical."""
+    nat = np.datetime64("NaT", "ns")
+    if isinstance(accounts.dtype, pd.CategoricalDtype):
+        per_cat = signup.reindex(accounts.cat.categories.astype(object)).to_numpy(dtype="datetime64[ns]")
+        codes = accounts.cat.codes.to_numpy()
+        return np.append(per_cat, nat)[np.where(codes >= 0, codes, len(per_cat))]
+    if not len(accounts):
+        return np.array([], dtype="datetime64[ns]")
+    return signup.reindex(accounts.astype(object).to_numpy()).to_numpy(dtype="datetime64[ns]")
 
 
 def _categories_used(s: pd.Series) -> np.ndarray:
@@ -122,7 +279,8 @@ def _categories_used(s: pd.Series) -> np.ndarray:
 def _isin(s: pd.Series, index: pd.Index) -> np.ndarray:
     """``s.isin(index)`` that works on category codes, so it stays fast on 30M rows."""
     if isinstance(s.dtype, pd.CategoricalDtype):
-        cat_known = np.asarray(s.cat.categories.isin(index))
+        # a trailing False stands for null (code -1), which also covers a column with no categories
+        cat_known = np.append(np.asarray(s.cat.categories.isin(index), dtype=bool), False)
         codes = s.cat.codes.to_numpy()
-        return np.where(codes >= 0, cat_known[np.maximum(codes, 0)], False)
+        return cat_known[np.where(codes >= 0, codes, len(cat_known) - 1)]
     return s.isin(index).to_numpy()

@@ -8,7 +8,7 @@ naming every problem at once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -30,15 +30,24 @@ _FALSE = {"0", "false", "f", "no", "n", "0.0"}
 def resolve_columns(spec: TableSpec, columns: Iterable[str]) -> tuple[dict[str, str], list[str]]:
     """Map contract column names to the source's names (case and spaces ignored).
 
-    Returns the mapping and the list of problems (missing columns).
+    Returns the mapping and the list of problems (missing columns, and two source
+    columns matching one contract name, e.g. ``Account_ID`` and ``account_id``).
     """
-    by_norm = {}
+    by_norm: dict[str, list] = {}
     for c in columns:
-        by_norm.setdefault(str(c).strip().lower(), c)
+        by_norm.setdefault(str(c).strip().lower(), []).append(c)
     mapping, problems = {}, []
     for col in spec.columns:
-        if col.name in by_norm:
-            mapping[col.name] = by_norm[col.name]
+        found = by_norm.get(col.name, [])
+        if len(found) > 1:
+            # taking the first would silently drop the other column's data
+            named = " and ".join(repr(str(c)) for c in found)
+            problems.append(
+                f"table '{spec.name}': columns {named} both match '{col.name}' "
+                "(names are compared ignoring case and spaces); rename or drop one of them"
+            )
+        elif found:
+            mapping[col.name] = found[0]
         else:
             problems.append(
                 f"table '{spec.name}': column '{col.name}' is missing (expected {_kind_words(col)}: {col.description})"
@@ -76,6 +85,10 @@ class _Coded:
             raw_uniques = np.asarray(raw_uniques, dtype=object)
         self.raw_codes, self.raw_uniques = raw_codes, raw_uniques
         cleaned = np.array([_text(v).strip() for v in raw_uniques], dtype=object)
+        self.bad_utf8_raw = _not_utf8(cleaned)
+        if self.bad_utf8_raw.any():
+            # those rows are rejected; an escaped stand-in keeps the categories writable and hashable
+            cleaned[self.bad_utf8_raw] = [_shown(v) for v in cleaned[self.bad_utf8_raw]]
         # pristine: the source held exactly these strings (so SQL on the source sees what we see)
         self.pristine = bool(all(type(v) is str for v in raw_uniques) and (cleaned == raw_uniques).all()
                              and not (cleaned == "").any())
@@ -100,6 +113,13 @@ class _Coded:
         return np.array([fn(v) for v in self.uniques], dtype=object)
 
     @property
+    def bad_utf8(self) -> np.ndarray:
+        """Row mask: the source text was not valid UTF-8 (undecodable bytes)."""
+        if not self.bad_utf8_raw.any():
+            return np.zeros(len(self.raw_codes), dtype=bool)
+        return np.append(self.bad_utf8_raw, False)[self.raw_codes]
+
+    @property
     def null(self) -> np.ndarray:
         return self.codes < 0
 
@@ -115,11 +135,39 @@ def _text(v) -> str:
     # SQLite hands back ints for numeric-looking ids; 100.0 from a float column is "100".
     if isinstance(v, str):
         return v
-    if isinstance(v, float) and v.is_integer():
+    if isinstance(v, float) and v.is_integer() and abs(v) < 2**53:
         return str(int(v))
-    if isinstance(v, bytes):
-        return v.decode("utf-8", "replace")
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        # undecodable bytes survive as lone surrogates, so the row is rejected, not silently altered
+        return bytes(v).decode("utf-8", "surrogateescape")
     return str(v)
+
+
+def _not_utf8(values: np.ndarray) -> np.ndarray:
+    """Mask of strings that cannot be written as UTF-8 (lone surrogates from undecodable bytes)."""
+    try:
+        "".join(values).encode("utf-8")  # one C call for the common, clean case
+        return np.zeros(len(values), dtype=bool)
+    except UnicodeEncodeError:
+        return np.array([not _encodes(v) for v in values], dtype=bool)
+
+
+def _encodes(v: str) -> bool:
+    try:
+        v.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def _shown(v: str) -> str:
+    """A value as it can be written to a UTF-8 report: undecodable bytes as ``\\xff``."""
+    if _encodes(v):
+        return v
+    try:
+        return v.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return v.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class _Problems:
@@ -139,7 +187,7 @@ class _Problems:
             return
         self.bad[idx] = True
         raw = raw_values() if callable(raw_values) else raw_values
-        vals = [None if v is None or (isinstance(v, float) and np.isnan(v)) else _text(v)
+        vals = [None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else _shown(_text(v))
                 for v in np.asarray(raw, dtype=object)[idx]]
         reasons = [reason(v) for v in vals] if callable(reason) else [reason] * len(idx)
         self.parts.append(
@@ -150,14 +198,23 @@ class _Problems:
                     "column": column,
                     "value": pd.Series([None if v is None else v[:200] for v in vals], dtype=object),
                     "reason": reasons,
+                    "line": pd.array([pd.NA] * len(idx), dtype="Int64"),
                 }
             )
         )
 
+    def blank(self, mask: np.ndarray, reason: str = "blank line") -> None:
+        """Rows with no value at all get this one rejection instead of one per required column."""
+        if not mask.any():
+            return
+        self.parts = [p[~mask[p["row"].to_numpy() - self.offset]] for p in self.parts]
+        self.add(mask, "", np.full(self.n, None, dtype=object), reason)
+
     def frame(self) -> pd.DataFrame:
-        if not self.parts:
+        parts = [p for p in self.parts if len(p)]
+        if not parts:
             return _empty_rejected()
-        return pd.concat(self.parts, ignore_index=True)
+        return pd.concat(parts, ignore_index=True)
 
 
 def _empty_rejected() -> pd.DataFrame:
@@ -168,6 +225,7 @@ def _empty_rejected() -> pd.DataFrame:
             "column": pd.Series(dtype=object),
             "value": pd.Series(dtype=object),
             "reason": pd.Series(dtype=object),
+            "line": pd.Series(dtype="Int64"),
         }
     )
 
@@ -183,15 +241,21 @@ def clean_chunk(spec: TableSpec, raw: pd.DataFrame, mapping: Mapping[str, str], 
     problems = _Problems(spec.name, offset, n)
     out: dict[str, object] = {}
     pristine = True
+    blank = np.ones(n, dtype=bool)  # no value in any contract column (a blank CSV line)
     for col in spec.columns:
         series = raw[mapping[col.name]]
         if col.kind == "flag":
-            out[col.name], null, ok = _flag(series, col, problems)
+            out[col.name], null, ok, empty = _flag(series, col, problems)
         elif col.kind in ("int", "float"):
             out[col.name], null, ok = _number(series, col, problems)
+            empty = null
         else:
             coded = _Coded(series)
             ok = coded.pristine
+            empty = coded.null
+            if col.kind in ("id", "text"):
+                problems.add(coded.bad_utf8, col.name, coded.raw,
+                             lambda v, c=col.name: f"{c} is not valid UTF-8 text: {v!r} (save the file as UTF-8)")
             if col.kind == "enum":
                 upper = coded.remap(str.upper)
                 bad_u = ~np.isin(upper, np.array(col.allowed, dtype=object))
@@ -209,6 +273,8 @@ def clean_chunk(spec: TableSpec, raw: pd.DataFrame, mapping: Mapping[str, str], 
         if col.required:
             problems.add(null, col.name, np.full(n, None, dtype=object), f"{col.name} is missing (required)")
         pristine = pristine and ok
+        blank &= empty
+    problems.blank(blank)
     keep = ~problems.bad
     rows = np.flatnonzero(keep)
     typed = {col.name: _final(col, out[col.name], rows) for col in spec.columns}
@@ -219,25 +285,48 @@ def clean_chunk(spec: TableSpec, raw: pd.DataFrame, mapping: Mapping[str, str], 
 
 
 def _timestamps(coded: _Coded, col: Column, problems: _Problems) -> tuple[np.ndarray, bool]:
-    parsed = pd.to_datetime(pd.Series(coded.uniques, dtype=object), format="ISO8601", errors="coerce", utc=True)
-    parsed = parsed.dt.tz_convert(None).astype("datetime64[ns]")
-    bad_u = parsed.isna().to_numpy()
+    parsed = _parse_ts(coded.uniques)
+    # pandas may parse at second/microsecond resolution; nanoseconds only reach 1677-2262
+    out_u = ((parsed < pd.Timestamp.min) | (parsed > pd.Timestamp.max)).to_numpy()
+    problems.add(coded.rows(out_u), col.name, coded.raw,
+                 lambda v: f"timestamp out of range {v!r} (pandas handles 1677-09-21 to 2262-04-11)")
+    parsed = parsed.mask(out_u).astype("datetime64[ns]")
+    bad_u = parsed.isna().to_numpy() & ~out_u
     problems.add(coded.rows(bad_u), col.name, coded.raw, lambda v: f"unparseable timestamp {v!r}")
+    bad_u |= out_u
     canonical = bool((parsed.dt.strftime("%Y-%m-%d %H:%M:%S").to_numpy(dtype=object)[~bad_u]
                       == coded.uniques[~bad_u]).all())
     values = np.append(parsed.to_numpy(), np.datetime64("NaT", "ns"))[coded.codes]
     return values, canonical
 
 
+def _parse_ts(values: np.ndarray) -> pd.Series:
+    """ISO-8601 text to naive UTC timestamps at whatever resolution pandas picks; NaT if unparseable."""
+    try:
+        parsed = pd.to_datetime(pd.Series(values, dtype=object), format="ISO8601", errors="coerce", utc=True)
+    except (ValueError, TypeError, OverflowError):
+        # one odd value must not sink the column: parse one by one (only on this rare path)
+        parsed = pd.Series([_parse_one_ts(v) for v in values], dtype="datetime64[us, UTC]")
+    return parsed.dt.tz_convert(None)
+
+
+def _parse_one_ts(v):
+    try:
+        return pd.to_datetime(pd.Series([v], dtype=object), format="ISO8601", errors="coerce",
+                              utc=True).astype("datetime64[us, UTC]").iloc[0]
+    except (ValueError, TypeError, OverflowError):
+        return pd.NaT
+
+
 def _flag(series: pd.Series, col: Column, problems: _Problems):
     no_null = np.zeros(len(series), dtype=bool)
     if pd.api.types.is_bool_dtype(series.dtype) and not series.isna().any():
-        return series.to_numpy(dtype=bool), no_null, False
+        return series.to_numpy(dtype=bool), no_null, False, no_null
     if pd.api.types.is_integer_dtype(series.dtype) and not series.isna().any():
         arr = series.to_numpy()
         bad = (arr != 0) & (arr != 1)
         problems.add(bad, col.name, arr, lambda v, c=col.name: f"{c} must be 0 or 1, got {v!r}")
-        return arr == 1, no_null, True
+        return arr == 1, no_null, True, no_null
     coded = _Coded(series)
     low = coded.remap(str.lower)
     is_true = np.isin(low, list(_TRUE))
@@ -246,29 +335,58 @@ def _flag(series: pd.Series, col: Column, problems: _Problems):
     problems.add(coded.rows(~is_true & ~is_false), col.name, coded.raw,
                  lambda v, c=col.name: f"{c} must be 0 or 1, got {v!r}")
     # a null flag is already rejected above; don't count it twice as "required"
-    return coded.rows(is_true), no_null, False
+    return coded.rows(is_true), no_null, False, coded.null
 
 
 def _number(series: pd.Series, col: Column, problems: _Problems):
-    numeric = pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype)
+    numeric = (pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype)
+               and not pd.api.types.is_complex_dtype(series.dtype))
     if numeric:
         num = series.to_numpy(dtype="float64", na_value=np.nan)
         null = np.isnan(num)
         raw = lambda: series.to_numpy(dtype=object, na_value=None)  # noqa: E731
     else:
         coded = _Coded(series)
-        num_u = pd.to_numeric(pd.Series(coded.uniques, dtype=object), errors="coerce").to_numpy(dtype="float64")
+        num_u = _to_float(coded.uniques)
         num = np.append(num_u, np.nan)[coded.codes]
         null = coded.null
         raw = coded.raw
         problems.add(coded.rows(np.isnan(num_u)), col.name, raw, lambda v, c=col.name: f"{c} is not a number: {v!r}")
+    # inf, -inf and text such as 1e400 (which parses to inf) are no amount or score
+    infinite = np.isinf(num)
+    problems.add(infinite, col.name, raw, lambda v, c=col.name: f"{c} is not a finite number: {v!r}")
     if col.kind == "int":
-        frac = ~np.isnan(num) & (num != np.round(num))
+        finite = np.isfinite(num)
+        # beyond 2**53 a float no longer holds every integer, and beyond 2**63 int64 wraps round
+        huge = finite & (np.abs(num) >= _EXACT_INT)
+        problems.add(huge, col.name, raw,
+                     lambda v, c=col.name: f"{c} is too large to be stored exactly (limit ±2**53): {v!r}")
+        frac = finite & ~huge & (num != np.round(num))
         problems.add(frac, col.name, raw, lambda v, c=col.name: f"{c} must be a whole number, got {v!r}")
+        num = np.where(huge | infinite, np.nan, num)  # rejected rows: keep the int64 cast below well defined
     if col.low is not None:
-        out = ~np.isnan(num) & ((num < col.low) | (num > col.high))
+        out = ~np.isnan(num) & ~infinite & ((num < col.low) | (num > col.high))
         problems.add(out, col.name, raw, lambda v, c=col: f"{c.name} out of range {c.low:g}-{c.high:g}: {v!r}")
     return num, null, numeric
+
+
+_EXACT_INT = float(2**53)
+
+
+def _to_float(values: np.ndarray) -> np.ndarray:
+    """Distinct source values to float64; NaN where a value is not a number."""
+    try:
+        return pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(dtype="float64",
+                                                                                       na_value=np.nan)
+    except (ValueError, TypeError, OverflowError):
+        return np.array([_one_float(v) for v in values], dtype="float64")
+
+
+def _one_float(v) -> float:
+    try:
+        return float(v)
+    except (ValueError, TypeError, OverflowError):
+        return np.nan
 
 
 def _final(col: Column, value, rows: np.ndarray):
@@ -325,6 +443,7 @@ def finish_table(spec: TableSpec, typed: pd.DataFrame, rejected: pd.DataFrame) -
                         f"duplicate {spec.unique}; the first occurrence (row {first_row[k]}) is kept"
                         for k in d[spec.unique]
                     ],
+                    "line": pd.array([pd.NA] * len(d), dtype="Int64"),
                 }
             )
             rejected = pd.concat([rejected, extra], ignore_index=True)
@@ -350,8 +469,18 @@ def assemble_case(tables: Mapping[str, tuple[pd.DataFrame, pd.DataFrame, int, bo
     )
 
 
-def load_tables(sources: Mapping[str, Iterable[pd.DataFrame]], source: str) -> Case:
-    """Validate and type chunked raw tables (one iterable of DataFrames per table)."""
+def load_tables(
+    sources: Mapping[str, Iterable[pd.DataFrame]],
+    source: str,
+    locate: Mapping[str, Callable[[np.ndarray], np.ndarray]] | None = None,
+) -> Case:
+    """Validate and type chunked raw tables (one iterable of DataFrames per table).
+
+    ``locate`` maps a table to a function from rejected row positions (0-based,
+    sorted) to the 1-based physical line where each record starts in the source
+    file; it is called only for tables with rejections, so a clean load never pays
+    for it. Without it ``rejected.line`` is null.
+    """
     tables = {}
     for name in TABLE_NAMES:
         spec = TABLES[name]
@@ -370,6 +499,11 @@ def load_tables(sources: Mapping[str, Iterable[pd.DataFrame]], source: str) -> C
         typed = concat_chunks(spec, typed_parts)
         rejected = pd.concat(rejected_parts, ignore_index=True) if rejected_parts else _empty_rejected()
         typed, rejected = finish_table(spec, typed, rejected)
+        if len(rejected) and locate and name in locate:
+            rows = np.unique(rejected["row"].to_numpy(dtype=np.int64))
+            lines = pd.Series(np.asarray(locate[name](rows), dtype=np.int64), index=rows)
+            line = pd.Series(lines.reindex(rejected["row"].to_numpy()).to_numpy(), dtype="Int64")
+            rejected["line"] = line.mask(line <= 0).to_numpy()  # 0: the scan could not place it
         tables[name] = (typed, rejected, offset, pristine and rejected.empty)
     return assemble_case(tables, source)
 
