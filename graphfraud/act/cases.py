@@ -12,7 +12,6 @@ inert (see :func:`formula_safe`).
 
 from __future__ import annotations
 
-import html
 import json
 import math
 import re
@@ -27,7 +26,7 @@ from ..errors import InputError
 from ..graph.build import build_graph
 from ..graph.view import annotate_rings, explore
 from ..rings import RingResult
-from .report import markdown_table
+from .report import markdown_table, md_escape
 
 __all__ = ["open_case", "open_ring_cases", "recommended_actions", "formula_safe", "CASE_FILES",
            "MEMBER_COLUMNS", "INFRASTRUCTURE_COLUMNS", "INDEX_COLUMNS"]
@@ -117,7 +116,7 @@ def _jsonable(v):
 
 def _md(text) -> str:
     """Data as Markdown text: escaped like :func:`markdown_table`'s cells, so it renders as text."""
-    return html.escape(str(text), quote=False).replace("|", "\\|").replace("\n", " ")
+    return md_escape(text).replace("|", "\\|").replace("\n", " ")
 
 
 def _plain(df: pd.DataFrame) -> pd.DataFrame:
@@ -435,7 +434,7 @@ def _summary_md(doc, mem, infra, periods: Periods) -> str:
     comp = ", ".join(f"{_md(k)} {v:.2f}" for k, v in doc["score_components"].items() if v is not None)
     counts = doc["evidence_counts"]
     lines = [
-        f"# Case: ring {_md(doc['ring_id'])}",
+        f"# Case: {_md(doc['ring_id'])}",
         "",
         *[f"- {line}" for line in periods.lines()],
         "",

@@ -36,7 +36,7 @@ def markdown_table(df: pd.DataFrame, max_rows: int = 20, floatfmt: str = "{:.3g}
 
 
 def _cell(v, floatfmt: str) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+    if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and math.isnan(v)):
         return ""
     if isinstance(v, (bool, np.bool_)):
         text = str(int(v))
