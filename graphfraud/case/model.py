@@ -187,8 +187,9 @@ class Case:
         >>> case = case_from_frames(logins=pd.DataFrame({
         ...     "event_ts": ["2025-08-01", "later"], "account_id": ["A1", "A1"], "ip": ["1.1.1.1", None],
         ...     "country_iso": ["DE", "DE"], "result": ["FAIL", "FAIL"], "mfa_used": [0, 0], "device_id": ["d", "d"]}))
-        >>> case.rejection_summary().loc["logins", ["read", "rejected", "share", "top_columns"]].tolist()
-        [2, 1, 0.5, 'event_ts 1']
+        >>> r = case.rejection_summary().loc["logins"]
+        >>> int(r["read"]), int(r["rejected"]), float(r["share"]), r["top_columns"]
+        (2, 1, 0.5, 'event_ts 1')
         """
         counts = self.row_counts()
         rows = []
