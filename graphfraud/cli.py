@@ -21,7 +21,7 @@ __all__ = ["main"]
 _FMT = argparse.ArgumentDefaultsHelpFormatter
 # argument name in the library -> the flag a user typed, so errors name the flag
 _FLAGS = {"since": "--since", "until": "--until", "as_of": "--as-of", "window_days": "--window-days",
-          "seed": "--seed", "top_share": "--top-share", "daily_alert_budget": "--alert-budget", "top_ips": "top_ips",
+          "seed": "--seed", "top_share": "--top-share", "daily_alert_budget": "--alert-budget",
           "allow_rejected": "--allow-rejected"}
 
 
@@ -177,6 +177,17 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def _check_before_loading(args) -> None:
+    """What can be checked without the case: an empty period, an unwritable --out (before minutes of work)."""
+    from .act.output import check_writable
+    from .case.period import parse_time
+
+    since, until = parse_time(args.since, "--since"), parse_time(args.until, "--until")
+    if since is not None and until is not None and since > until:
+        raise GraphFraudError(f"--since ({since}) is later than --until ({until}): the analysis period is empty")
+    check_writable(args.out)
+
+
 def _input_path(args) -> Path:
     from .data import sample_case_path
 
@@ -184,18 +195,12 @@ def _input_path(args) -> Path:
 
 
 def _analyze(args) -> int:
-    from .act.output import check_writable
     from .graph.stores import connect
     from .loaders import load_case
     from .pipeline import analyze
     from .progress import Progress
 
-    from .case.period import parse_time
-
-    since, until = parse_time(args.since, "--since"), parse_time(args.until, "--until")
-    if since is not None and until is not None and since > until:
-        raise GraphFraudError(f"--since ({since}) is later than --until ({until}): the analysis period is empty")
-    check_writable(args.out)  # before minutes of work, not after
+    _check_before_loading(args)
     path = _input_path(args)
     progress = Progress(total=10 - args.no_cases - args.no_graph_load, quiet=args.quiet)
     t0 = time.perf_counter()
@@ -248,13 +253,11 @@ def _summary(res, seconds: float) -> None:
 def _case(args) -> int:
     from .act.cases import open_case
     from .case import resolve_periods
-    from .data import sample_case_path
     from .loaders import load_case
 
-    case = load_case(args.db or args.csv or sample_case_path())
-    periods = resolve_periods(case, args.since, args.until, args.window_days, args.as_of,
-                              names={"since": "--since", "until": "--until", "window_days": "--window-days",
-                                     "as_of": "--as-of"})
+    _check_before_loading(args)
+    case = load_case(_input_path(args))
+    periods = resolve_periods(case, args.since, args.until, args.window_days, args.as_of, names=_FLAGS)
     folder = open_case(case, args.ring_id, args.out, periods=periods, store=args.graph, method=args.ring_method,
                        resolution=args.resolution, seed=args.seed)
     print(f"case folder: {folder}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +15,7 @@ from .graph.stores import GraphBackend, connect
 from .detect.bursts import detect_bursts
 from .act.output import OutputFolder
 from .errors import RejectedInputError
+from .case.schema import TIME_FORMAT as _TS
 from .case import REJECTED_COLUMNS, TABLE_NAMES, Case, Periods, resolve_periods
 from .errors import InputError
 from .progress import Progress
@@ -23,7 +24,6 @@ from .act.stats import PAYMENT_TEST_COLUMNS, payment_outcome_tests
 
 __all__ = ["AnalysisResult", "analyze", "top_share_accounts", "input_fingerprint", "rejection_warnings"]
 
-_TS = "%Y-%m-%d %H:%M:%S"
 
 
 @dataclass(frozen=True, eq=False)
@@ -197,7 +197,7 @@ def analyze(
         result.files["rejected_rows"] = out.path("rejected_rows.csv")
         chosen = [Rule.from_dict(r) for r in _selected_rule_dicts(rules)]
         result.files["rules_json"] = out.text("rules.json", rules_text(chosen), rows=len(chosen))
-        result = _with_out(result, out.root)
+        result = replace(result, out_dir=out.root)
         result.files.update(write_report(result, out))
     if open_cases and len(rings.flagged):
         with progress.stage(f"opening {len(rings.flagged)} ring case(s)"):
@@ -233,12 +233,6 @@ def _check_arguments(seed, top_share, budget, top_ips, n: dict) -> None:
         raise InputError(f"{n['daily_alert_budget']} must be a positive number of alerts per day, got {budget!r}")
     if isinstance(top_ips, bool) or not isinstance(top_ips, (int, np.integer)) or top_ips < 1:
         raise InputError(f"{n['top_ips']} must be a whole number >= 1, got {top_ips!r}")
-
-
-def _with_out(result: AnalysisResult, root: Path) -> AnalysisResult:
-    from dataclasses import replace
-
-    return replace(result, out_dir=root)
 
 
 def _manifest_info(case: Case, params: dict, periods: Periods) -> dict:

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..case import BAD_PAYMENT_STATUSES, Case, Periods, resolve_periods
+from ..case.schema import TIME_FORMAT as _TS
 from ..errors import InputError
 from ..graph.build import build_graph
 from ..graph.view import annotate_rings, explore
@@ -43,7 +44,6 @@ INFRASTRUCTURE_COLUMNS = ["entity_type", "value", "members_with_success", "accou
 #: the index ``open_ring_cases`` returns; ``folder`` is relative to its ``out_dir``
 INDEX_COLUMNS = ["ring_id", "size", "score", "pvalue", "folder"]
 
-_TS = "%Y-%m-%d %H:%M:%S"
 _EVIDENCE = {  # file -> (case table, time column)
     "logins": ("logins", "event_ts"),
     "ec2_activity": ("ec2_activity", "event_ts"),

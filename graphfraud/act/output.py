@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..case.schema import TIME_FORMAT as _TS
 from ..errors import GraphFraudError
 
 __all__ = ["OutputFolder", "OutputError", "atomic_write_bytes", "check_writable", "MANIFEST"]
 
 MANIFEST = "manifest.json"
-_TS = "%Y-%m-%d %H:%M:%S"
 
 
 class OutputError(GraphFraudError):

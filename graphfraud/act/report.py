@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..case.schema import TIME_FORMAT
+
 __all__ = ["write_report", "report_markdown", "markdown_table", "md_escape", "daily_fail_rate_chart"]
 
 
@@ -48,7 +50,7 @@ def _cell(v, floatfmt: str) -> str:
     elif isinstance(v, float):
         text = floatfmt.format(v)
     elif isinstance(v, pd.Timestamp):
-        text = v.strftime("%Y-%m-%d %H:%M:%S")
+        text = v.strftime(TIME_FORMAT)
     else:
         text = str(v)
     return md_escape(text).replace("|", "\\|").replace("\n", " ")

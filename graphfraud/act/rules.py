@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..case import Case, Period
+from ..case.schema import TIME_FORMAT as _FMT
 from ..errors import InputError
 from .output import atomic_write_bytes
 
@@ -27,7 +28,6 @@ __all__ = ["Rule", "account_features", "evaluate_rules", "candidate_rules", "pro
 ACTION_FRICTION = {"MFA step-up": 1, "force password reset": 2, "throttle EC2 provisioning": 2, "open a case": 2,
                    "suspend account": 3}
 
-_FMT = "%Y-%m-%d %H:%M:%S"
 _OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq}
 
 RULE_COLUMNS = ["rule", "definition", "action", "friction", "alerts", "daily_alerts", "period_start", "period_end",

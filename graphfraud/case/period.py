@@ -18,10 +18,10 @@ import pandas as pd
 
 from ..errors import InputError
 from .model import Case
+from .schema import TIME_FORMAT as _FMT
 
 __all__ = ["Period", "Periods", "resolve_periods", "parse_time"]
 
-_FMT = "%Y-%m-%d %H:%M:%S"
 
 
 def parse_time(value, what: str = "time") -> pd.Timestamp | None:

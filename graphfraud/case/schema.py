@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Column", "TableSpec", "TABLES", "TABLE_NAMES", "BAD_PAYMENT_STATUSES"]
+__all__ = ["TIME_FORMAT", "Column", "TableSpec", "TABLES", "TABLE_NAMES", "BAD_PAYMENT_STATUSES"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,9 @@ class TableSpec:
 
 
 BAD_PAYMENT_STATUSES = ("CHARGEBACK", "DECLINED")
+
+#: how the contract writes a timestamp (naive UTC); every output writes them the same way
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 TABLES: dict[str, TableSpec] = {
     t.name: t

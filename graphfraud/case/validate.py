@@ -16,7 +16,7 @@ from pandas.api.types import union_categoricals
 
 from ..errors import SchemaError
 from .model import Case
-from .schema import TABLE_NAMES, TABLES, Column, TableSpec
+from .schema import TABLE_NAMES, TABLES, TIME_FORMAT, Column, TableSpec
 
 __all__ = ["case_from_frames", "load_tables", "resolve_columns"]
 
@@ -294,7 +294,7 @@ def _timestamps(coded: _Coded, col: Column, problems: _Problems) -> tuple[np.nda
     bad_u = parsed.isna().to_numpy() & ~out_u
     problems.add(coded.rows(bad_u), col.name, coded.raw, lambda v: f"unparseable timestamp {v!r}")
     bad_u |= out_u
-    canonical = bool((parsed.dt.strftime("%Y-%m-%d %H:%M:%S").to_numpy(dtype=object)[~bad_u]
+    canonical = bool((parsed.dt.strftime(TIME_FORMAT).to_numpy(dtype=object)[~bad_u]
                       == coded.uniques[~bad_u]).all())
     values = np.append(parsed.to_numpy(), np.datetime64("NaT", "ns"))[coded.codes]
     return values, canonical

@@ -7,6 +7,7 @@ import pandas as pd
 
 from ..case import Case
 from ..case.arrays import window_logins, window_mask
+from ..case.schema import TIME_FORMAT
 
 __all__ = ["build_graph", "node_id", "NODE_TYPES"]
 
@@ -27,7 +28,7 @@ def node_id(kind: str, value) -> str:
 
 
 def _iso(ts) -> str | None:
-    return None if pd.isna(ts) else pd.Timestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+    return None if pd.isna(ts) else pd.Timestamp(ts).strftime(TIME_FORMAT)
 
 
 def build_graph(case: Case, since=None, until=None, signals: pd.DataFrame | None = None,
