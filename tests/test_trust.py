@@ -128,7 +128,7 @@ def _quiet_case():
 def test_no_ring_in_the_period_finishes_with_empty_ring_files(tmp_path):
     res = graphfraud.analyze(_quiet_case(), tmp_path / "out")
     assert res.rings.summary.empty and res.rings.flagged.empty
-    assert list(pd.read_csv(tmp_path / "out" / "ring_summary.csv").columns)[:3] == ["ring_id", "size", "score"]
+    assert list(pd.read_csv(tmp_path / "out" / "ring_summary.csv").columns)[:3] == ["ring_id", "size", "verdict"]
     assert "no ring was found" in (tmp_path / "out" / "report.md").read_text()
 
 

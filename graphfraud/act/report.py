@@ -142,25 +142,37 @@ def _ring_sections(result) -> list[str]:
     rings, rules = result.rings, result.rules
     if rings is None:
         return []
-    cols = ["ring_id", "size", "score", "pvalue", "flagged", "members_with_bursts", "members_with_bad_payments",
-            "top_evidence"]
+    cols = ["ring_id", "size", "score", "pvalue", "evidence_kind", "members_with_bursts",
+            "members_with_bad_payments", "top_evidence"]
+    p = rings.params
+    summary = rings.summary
+    benign = summary[summary["verdict"] == "common control, likely benign"] if len(summary) else summary
     out = [
         "## Rings (analysis period)",
         "",
-        f"Flagged when the ring's co-activity on shared infrastructure is beyond chance after a Bonferroni "
-        f"correction over {rings.params.get('candidate_pairs', 0):,} scored account pairs (threshold "
-        f"{rings.params.get('pair_threshold', float('nan')):.2g}), at least one pair passes that test alone, and "
-        f"the ring was co-active on {rings.params['min_coactive_days']}+ days. Method {rings.params['method']}, "
-        f"resolution {rings.params['resolution']}, seed {rings.params['seed']}. Score = weighted components "
-        "(coordination, specificity, infrastructure risk, member signals, bursts, findings, bad payments); "
-        "see ring_summary.csv.",
+        f"A group is under common control when its evidence is beyond chance after a Bonferroni correction over "
+        f"{p.get('tests', 0):,} tests (account pairs and devices; threshold {p.get('pair_threshold', float('nan')):.2g}) "
+        f"and it shows on {p['min_evidence_days']}+ days. Evidence: co-activity on shared IPs/devices at four "
+        "time scales (2 min to a day), shared spike hours on hubs such as carrier NAT, or one device that is the "
+        "main device of many accounts; see docs/rings.md. Such a group is a **fraud ring** unless its members are "
+        "mostly enterprise accounts using MFA with no bad payment, finding, burst or TOR (then *common control, "
+        f"likely benign*: listed, no case opened). Method {p['method']}, resolution {p['resolution']}, seed "
+        f"{p['seed']}. Score = weighted components (coordination, specificity, infrastructure risk, member "
+        "signals, bursts, findings, bad payments); see ring_summary.csv.",
         "",
         markdown_table(rings.flagged[cols], max_rows=25) if len(rings.flagged) else
-        "_No ring was flagged in this period._" if len(rings.summary) else
+        "_No ring was flagged in this period._" if len(summary) else
         "_No group of 2+ accounts shares infrastructure beyond chance in this period: no ring to report._",
         "",
-        f"{len(rings.summary) - len(rings.flagged):,} further communities of 2+ accounts were not flagged (weak or "
-        "chance co-activity, often on busy IPs); they are in ring_summary.csv with their p-values.",
+    ]
+    if len(benign):
+        out += [f"**Common control, likely benign** ({len(benign):,} group(s); no case opened):", "",
+                markdown_table(benign[["ring_id", "size", "pvalue", "evidence_kind", "verdict_reason"]], max_rows=10),
+                ""]
+    out += [
+        f"{len(summary) - len(rings.flagged) - len(benign):,} further communities of 2+ accounts were not "
+        "significant (weak or chance co-activity, often on busy IPs); they are in ring_summary.csv with their "
+        "p-values.",
         "",
         "## Credential-stuffing campaigns (analysis period)",
         "",

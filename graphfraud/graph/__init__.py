@@ -9,7 +9,7 @@ queries; ``build`` and ``view`` make the NetworkX graph and the offline HTML
 page a person explores.
 """
 
-from .activity import ACTIVITY_COLUMNS, entity_activity, evidence_to_activity
+from .activity import ACTIVITY_COLUMNS, Activity, activity_from_rows, entity_activity, evidence_to_activity
 from .build import NODE_TYPES, build_graph, node_id
 from .neptune_csv import export_neptune_csv, read_neptune_csv
 from .records import GraphRecords, graph_records
@@ -17,5 +17,5 @@ from .stores import GraphBackend, NetworkXBackend, connect
 from .view import annotate_rings, explore
 
 __all__ = ["build_graph", "node_id", "NODE_TYPES", "graph_records", "GraphRecords", "entity_activity",
-           "evidence_to_activity", "ACTIVITY_COLUMNS", "connect", "GraphBackend", "NetworkXBackend",
+           "evidence_to_activity", "Activity", "activity_from_rows", "ACTIVITY_COLUMNS", "connect", "GraphBackend", "NetworkXBackend",
            "export_neptune_csv", "read_neptune_csv", "explore", "annotate_rings"]

@@ -1,12 +1,19 @@
-"""The activity table: who used which IP or device, and when (successful logins, in time bins).
+"""The activity table: who logged in successfully through which IP or device, and when, as integer codes.
 
-This table is the boundary between the graph and the ring stage: it is built
+This table is the boundary between the graph and the ring stage. It is built
 from the case's logins (:func:`entity_activity`) or read back from any graph
-store's evidence edges (:func:`evidence_to_activity`), with the same result,
-and :func:`graphfraud.rings.pairs.pair_evidence` scores it.
+store's evidence edges (:func:`evidence_to_activity`), with the same result
+(same dictionaries, same codes, same rows), and :mod:`graphfraud.rings` scores it.
+
+Ids are integer codes into two sorted dictionaries, ``accounts`` and
+``entities`` (``device:…`` then ``ip:…``, so a code's order is its name's
+order); times are whole seconds since the Unix epoch. Strings appear only when
+a result is written (:meth:`Activity.frame`).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -16,19 +23,134 @@ from ..case.arrays import window_mask
 from ..errors import InputError
 from .records import decode_times
 
-__all__ = ["entity_activity", "evidence_to_activity", "finish_activity", "ACTIVITY_COLUMNS"]
+__all__ = ["Activity", "entity_activity", "evidence_to_activity", "activity_from_rows", "ACTIVITY_COLUMNS"]
 
-ACTIVITY_COLUMNS = ["account_id", "entity", "entity_type", "bin"]
+ACTIVITY_COLUMNS = ["account_id", "entity", "entity_type", "ts"]
+_KINDS = ("device", "ip")  # in name order: "device:…" sorts before "ip:…"
 
 
-def entity_activity(case: Case, since=None, until=None, coactivity_minutes: float = 30,
-                    exclude_ips=()) -> pd.DataFrame:
-    """Distinct (account, entity, time bin) of successful logins on IPs and devices.
+@dataclass(frozen=True, eq=False)
+class Activity:
+    """Distinct ``(account, entity, ts)`` of successful logins, sorted by entity, account and time.
 
-    Entities are namespaced (``ip:1.2.3.4``, ``device:ABC``); ``bin`` is the login
-    time divided into ``coactivity_minutes`` slots counted from the first such
-    login in the window (an integer). Only SUCCESS logins count: failing against an account is not
-    evidence of controlling it. IPs in ``exclude_ips`` (campaigns) are left out.
+    Attributes
+    ----------
+    account, entity
+        int32 codes into ``accounts`` and ``entities`` (one row per distinct login second).
+    ts
+        int64 seconds since the Unix epoch.
+    accounts, entities
+        the dictionaries (sorted object arrays); ``is_device[e]`` tells the entity's kind.
+    """
+
+    account: np.ndarray
+    entity: np.ndarray
+    ts: np.ndarray
+    accounts: np.ndarray
+    entities: np.ndarray
+    is_device: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    @property
+    def n_accounts(self) -> int:
+        return len(self.accounts)
+
+    @property
+    def n_entities(self) -> int:
+        return len(self.entities)
+
+    def popularity(self) -> np.ndarray:
+        """Accounts using each entity (indexed by entity code)."""
+        first = _starts(self.entity, self.account)
+        return np.bincount(self.entity[first], minlength=self.n_entities)
+
+    def entity_type(self) -> np.ndarray:
+        """``"ip"`` or ``"device"`` per entity code."""
+        return np.where(self.is_device, "device", "ip").astype(object)
+
+    def account_codes(self, ids) -> np.ndarray:
+        """Codes of the given account ids (``-1`` where an id has no activity)."""
+        ids = np.asarray(list(ids), dtype=object)
+        pos = np.searchsorted(self.accounts, ids) if len(self.accounts) else np.zeros(len(ids), dtype=np.int64)
+        pos = np.minimum(pos, max(len(self.accounts) - 1, 0))
+        ok = (len(self.accounts) > 0) & (self.accounts[pos] == ids) if len(ids) else np.zeros(0, dtype=bool)
+        return np.where(ok, pos, -1)
+
+    def select(self, keep: np.ndarray) -> "Activity":
+        """The rows where ``keep`` is True, with the same dictionaries (codes keep their meaning)."""
+        return Activity(self.account[keep], self.entity[keep], self.ts[keep], self.accounts, self.entities,
+                        self.is_device)
+
+    def frame(self) -> pd.DataFrame:
+        """The rows with strings and real times: ``account_id, entity, entity_type, ts``."""
+        return pd.DataFrame({
+            "account_id": self.accounts[self.account], "entity": self.entities[self.entity],
+            "entity_type": self.entity_type()[self.entity], "ts": self.ts.astype("datetime64[s]")})
+
+    def equals(self, other: "Activity") -> bool:
+        return all(np.array_equal(getattr(self, f), getattr(other, f)) for f in
+                   ("account", "entity", "ts", "accounts", "entities", "is_device"))
+
+
+def _starts(*keys: np.ndarray) -> np.ndarray:
+    """Indices where a run of equal key tuples begins (keys already sorted)."""
+    n = len(keys[0])
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
+    change = np.zeros(n, dtype=bool)
+    change[0] = True
+    for k in keys:
+        change[1:] |= k[1:] != k[:-1]
+    return np.flatnonzero(change)
+
+
+def activity_from_rows(account_ids, kinds, values, ts_seconds) -> Activity:
+    """Build an :class:`Activity` from one row per login and entity (the one constructor every source uses).
+
+    Parameters
+    ----------
+    account_ids, values
+        account ids and entity values (the IP or device id) as strings.
+    kinds
+        ``"ip"`` or ``"device"`` per row.
+    ts_seconds
+        int64 seconds since the epoch.
+
+    Examples
+    --------
+    >>> act = activity_from_rows(["B", "A", "A"], ["ip", "ip", "device"], ["1.1.1.1", "1.1.1.1", "d1"], [60, 0, 0])
+    >>> act.entities.tolist(), act.accounts.tolist(), act.entity.tolist(), act.account.tolist()
+    (['device:d1', 'ip:1.1.1.1'], ['A', 'B'], [0, 1, 1], [0, 0, 1])
+    """
+    account_ids = np.asarray(account_ids, dtype=object)
+    kinds = np.asarray(kinds, dtype=object)
+    values = np.asarray(values, dtype=object)
+    ts = np.asarray(ts_seconds, dtype=np.int64)
+    acct, accounts = pd.factorize(account_ids, sort=True)
+    entity = np.empty(len(ts), dtype=np.int64)
+    names, is_device, offset = [], [], 0
+    for kind in _KINDS:
+        rows = kinds == kind
+        codes, uniq = pd.factorize(values[rows], sort=True)
+        entity[rows] = codes + offset
+        names.append(kind + ":" + np.asarray(uniq, dtype=object).astype(str))
+        is_device.append(np.full(len(uniq), kind == "device"))
+        offset += len(uniq)
+    entities = np.concatenate(names).astype(object) if names else np.empty(0, dtype=object)
+    order = np.lexsort((ts, acct, entity))
+    acct, entity, ts = acct[order], entity[order], ts[order]
+    first = _starts(entity, acct, ts)
+    return Activity(acct[first].astype(np.int32), entity[first].astype(np.int32), ts[first],
+                    np.asarray(accounts, dtype=object), entities, np.concatenate(is_device).astype(bool))
+
+
+def entity_activity(case: Case, since=None, until=None, exclude_ips=()) -> Activity:
+    """Successful logins on IPs and devices in ``[since, until]`` as a coded :class:`Activity`.
+
+    Only SUCCESS logins count: failing against an account is not evidence of
+    controlling it. IPs in ``exclude_ips`` (campaigns) are left out.
 
     Examples
     --------
@@ -36,75 +158,54 @@ def entity_activity(case: Case, since=None, until=None, coactivity_minutes: floa
     >>> lg = pd.DataFrame({"event_ts": ["2025-08-01 10:00", "2025-08-01 10:10"], "account_id": ["A", "B"],
     ...     "ip": ["1.1.1.1", "1.1.1.1"], "country_iso": ["DE", "DE"], "result": ["SUCCESS", "SUCCESS"],
     ...     "mfa_used": [0, 0], "device_id": ["d1", None]})
-    >>> entity_activity(graphfraud.case_from_frames(logins=lg))["entity"].tolist()
+    >>> entity_activity(graphfraud.case_from_frames(logins=lg)).frame()["entity"].tolist()
     ['device:d1', 'ip:1.1.1.1', 'ip:1.1.1.1']
     """
-    if not coactivity_minutes > 0:
-        raise InputError(f"coactivity_minutes must be positive, got {coactivity_minutes!r}")
     lg = case.logins
-    # a login with neither IP nor device is evidence of nothing, and a graph store
-    # never sees it: leaving it out of the origin keeps the bins store-independent
-    keep = (window_mask(lg["event_ts"], since, until) & (lg["result"].to_numpy() == "SUCCESS")
-            & (lg["ip"].notna().to_numpy() | lg["device_id"].notna().to_numpy()))
-    ts = lg["event_ts"].to_numpy(dtype="datetime64[ns]")[keep].view(np.int64)
-    origin = ts.min() if len(ts) else 0
-    bins = (ts - origin) // np.int64(round(coactivity_minutes * 60e9))
-    acct = lg["account_id"].astype(object).to_numpy()[keep]
+    keep = window_mask(lg["event_ts"], since, until) & (lg["result"].to_numpy() == "SUCCESS")
+    ts = lg["event_ts"].to_numpy(dtype="datetime64[s]")[keep].view(np.int64)
+    acct = lg["account_id"].to_numpy(dtype=object)[keep]
     parts = []
+    excluded = set(map(str, exclude_ips))
     for col, kind in (("ip", "ip"), ("device_id", "device")):
-        val = lg[col].astype(object).to_numpy()[keep]
+        val = lg[col].to_numpy(dtype=object)[keep]
         ok = pd.notna(val)
-        if kind == "ip" and len(exclude_ips):
-            ok &= ~pd.Index(val).isin(list(exclude_ips))
-        parts.append(pd.DataFrame({"account_id": acct[ok], "entity": kind + ":" + val[ok].astype(str),
-                                   "entity_type": kind, "bin": bins[ok]}))
-    return finish_activity(pd.concat(parts, ignore_index=True), origin, coactivity_minutes)
+        if kind == "ip" and excluded:
+            ok &= ~pd.Index(val).isin(list(excluded))
+        parts.append((acct[ok], np.full(int(ok.sum()), kind, dtype=object), val[ok], ts[ok]))
+    return activity_from_rows(*(np.concatenate([p[i] for p in parts]) for i in range(4)))
 
 
-def finish_activity(act: pd.DataFrame, origin: int, coactivity_minutes: float) -> pd.DataFrame:
-    """Distinct rows, canonical order and dtypes, and the binning in ``attrs``: one form whatever the source."""
-    act = act[ACTIVITY_COLUMNS].drop_duplicates()
-    act = act.sort_values(["entity", "account_id", "bin"], kind="stable").reset_index(drop=True)
-    act = act.astype({"account_id": "str", "entity": "str", "entity_type": "str", "bin": "int64"})
-    act.attrs["origin"] = pd.Timestamp(origin)
-    act.attrs["coactivity_minutes"] = coactivity_minutes
-    return act
-
-
-def evidence_to_activity(evidence: pd.DataFrame, since=None, until=None, coactivity_minutes: float = 30,
-                         exclude_ips=()) -> pd.DataFrame:
-    """The ring-scoring activity table from evidence edges read back from a graph store.
+def evidence_to_activity(evidence: pd.DataFrame, since=None, until=None, exclude_ips=()) -> Activity:
+    """The coded activity from evidence edges read back from a graph store.
 
     ``evidence`` has ``account_id, entity, entity_type, success_us`` (arrays or
-    the encoded text). The result equals
-    :func:`entity_activity` on the same case and arguments.
+    the encoded text). The result equals :func:`entity_activity` on the same case
+    and arguments.
 
     Examples
     --------
     >>> ev = pd.DataFrame({"account_id": ["A", "B"], "entity": ["ip:1.1.1.1"] * 2, "entity_type": ["ip"] * 2,
     ...                    "success_us": ["0 1800000000", "60000000"]})
-    >>> evidence_to_activity(ev)["bin"].tolist()
-    [0, 1, 0]
+    >>> evidence_to_activity(ev).ts.tolist()
+    [0, 1800, 60]
     """
-    if not coactivity_minutes > 0:
-        raise InputError(f"coactivity_minutes must be positive, got {coactivity_minutes!r}")
     arrays = [decode_times(t) for t in evidence["success_us"]]
     lengths = np.fromiter((len(a) for a in arrays), dtype=np.int64, count=len(arrays))
     us = np.concatenate(arrays) if arrays else np.empty(0, dtype=np.int64)
-    act = pd.DataFrame({
-        "account_id": np.repeat(evidence["account_id"].to_numpy(dtype=object), lengths),
-        "entity": np.repeat(evidence["entity"].to_numpy(dtype=object), lengths),
-        "entity_type": np.repeat(evidence["entity_type"].to_numpy(dtype=object), lengths),
-        "ns": us * 1000,
-    })
-    keep = np.ones(len(act), dtype=bool)
+    kinds = evidence["entity_type"].to_numpy(dtype=object)
+    values = np.array([e.split(":", 1)[1] for e in evidence["entity"]], dtype=object)
+    acct = np.repeat(evidence["account_id"].to_numpy(dtype=object), lengths)
+    kinds, values = np.repeat(kinds, lengths), np.repeat(values, lengths)
+    ts = us // 1_000_000
+    keep = np.ones(len(ts), dtype=bool)
     if since is not None:
-        keep &= act["ns"].to_numpy() >= pd.Timestamp(since).value
+        keep &= us >= pd.Timestamp(since).value // 1000
     if until is not None:
-        keep &= act["ns"].to_numpy() <= pd.Timestamp(until).value
-    act = act[keep]
-    origin = int(act["ns"].min()) if len(act) else 0
+        keep &= us <= pd.Timestamp(until).value // 1000
     if len(exclude_ips):
-        act = act[~act["entity"].isin([f"ip:{ip}" for ip in exclude_ips])]
-    act = act.assign(bin=(act["ns"].to_numpy() - origin) // np.int64(round(coactivity_minutes * 60e9)))
-    return finish_activity(act, origin, coactivity_minutes)
+        keep &= ~((kinds == "ip") & pd.Index(values).isin([str(i) for i in exclude_ips]))
+    unknown = set(kinds) - set(_KINDS)
+    if unknown:
+        raise InputError(f"evidence edges have unknown entity_type {sorted(unknown)}; expected ip or device")
+    return activity_from_rows(acct[keep], kinds[keep], values[keep], ts[keep])

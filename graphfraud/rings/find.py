@@ -22,12 +22,17 @@ from ..detect.bursts import detect_bursts
 from ..detect.campaigns import detect_campaigns
 from ..detect.signals import account_signals
 from ..errors import InputError
-from ..graph.activity import entity_activity
+from ..graph.activity import Activity, entity_activity
 from .communities import detect_communities, ring_id_for
-from .pairs import hub_entities, pair_evidence
+from .hubs import hub_spike_evidence
+from .pairs import TIME_SCALES, hub_entities, pair_evidence
+from .sharing import main_device_sharing
 from .summary import ring_summaries
 
-__all__ = ["RingResult", "find_rings", "rings_from_activity"]
+__all__ = ["RingResult", "find_rings", "rings_from_activity", "KINDS"]
+
+#: the kinds of pair evidence; a pair's p-value is its best kind's times their number
+KINDS = ("time", "hub", "device")
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,7 +42,9 @@ class RingResult:
     ``rings``: ``ring_id, account_id`` (one row per member, every ring of 2+
     accounts, flagged or not); ``summary``: one row per ring (``SUMMARY_COLUMNS``
     then the score components ``c_*``); ``pairs``: the scored candidate pairs;
-    ``campaigns``; ``hubs``; ``params``: everything needed to reproduce the run.
+    ``campaigns``; ``hubs``; ``activity`` (the coded evidence); ``params``:
+    everything needed to reproduce the run. ``summary["verdict"]`` is one of
+    :data:`VERDICTS`; ``flagged`` is ``verdict == "fraud ring"``.
     """
 
     rings: pd.DataFrame
@@ -45,10 +52,9 @@ class RingResult:
     pairs: pd.DataFrame
     campaigns: pd.DataFrame
     hubs: pd.DataFrame
-    activity: pd.DataFrame
+    activity: Activity
     params: dict = field(default_factory=dict)
-    popularity: pd.Series = field(default_factory=lambda: pd.Series(dtype=int))  # entity -> accounts using it
-    member_activity: pd.DataFrame | None = None  # activity rows of ring members only
+    device_sharing: pd.DataFrame | None = None  # main-device rows (see graphfraud.rings.sharing)
 
     @property
     def flagged(self) -> pd.DataFrame:
@@ -66,17 +72,24 @@ def find_rings(
     method: str = "louvain",
     resolution: float = 1.0,
     seed: int = 0,
-    coactivity_minutes: float = 30,
     max_entity_accounts: int = 100,
     alpha: float = 0.01,
     edge_pvalue: float = 0.01,
-    min_coactive_days: int = 2,
+    min_evidence_days: int = 2,
     campaign_min_victims: int = 10,
+    hub_spike_pvalue: float = 1e-4,
     signals: pd.DataFrame | None = None,
     bursts: pd.DataFrame | None = None,
     graph=None,
 ) -> RingResult:
-    """Find rings of accounts that use the same specific infrastructure together, more than chance allows.
+    """Find groups of accounts under common control: rings, and honest groups run by one hand.
+
+    Three kinds of evidence link two accounts (``docs/rings.md`` gives each null model):
+    co-activity on a shared IP or device at four time scales (minutes to days),
+    shared spike hours on a hub such as a carrier NAT, and a shared main device.
+    Linked pairs form a weighted account graph, a community detector splits it,
+    and each community is tested as a whole and given a verdict: ``fraud ring``,
+    ``common control, likely benign`` or ``not significant``.
 
     Parameters
     ----------
@@ -84,25 +97,24 @@ def find_rings(
         time window of the logins used (default: all).
     method, resolution, seed
         community detection (``"louvain"`` or ``"components"``); recorded in ``params``.
-    coactivity_minutes
-        bin width: logins in the same or adjacent bins are co-active.
     max_entity_accounts
-        IPs/devices used by more accounts are hubs and never evidence.
+        IPs/devices used by more accounts are hubs: only their spike hours are evidence.
     alpha
-        family-wise error rate: a ring is flagged when its pooled p-value is below
-        ``alpha / candidate pairs`` (Bonferroni over every pair that was scored).
+        family-wise error rate: a ring must pass at ``alpha / tests`` (Bonferroni over
+        every pair and device tested).
     edge_pvalue
         pairs with a p-value below this join the account graph (a loose screen; the
-        ring-level test decides).
-    min_coactive_days
-        a flagged ring must be co-active on at least this many distinct days.
+        ring-level tests decide).
+    min_evidence_days
+        a ring must show its evidence on at least this many distinct days.
+    hub_spike_pvalue
+        how surprising an hour on a hub must be to count as a spike.
     signals, bursts
         reuse already computed results (default: computed here over the same window).
     graph
         a :class:`~graphfraud.graph.stores.GraphBackend` the case was loaded into: the
         evidence is read back from it (same answer, any store). Default: computed
-        from the case's logins directly. ``graph.find_rings`` also writes the
-        results back onto the account vertices.
+        from the case's logins directly.
 
     Examples
     --------
@@ -113,42 +125,94 @@ def find_rings(
     """
     if not 0 < alpha < 1 or not 0 < edge_pvalue <= 1:
         raise InputError(f"alpha and edge_pvalue must be in (0, 1), got {alpha!r} and {edge_pvalue!r}")
+    if not 0 < hub_spike_pvalue < 1:
+        raise InputError(f"hub_spike_pvalue must be in (0, 1), got {hub_spike_pvalue!r}")
     params = dict(since=None if since is None else str(pd.Timestamp(since)),
                   until=None if until is None else str(pd.Timestamp(until)), method=method, resolution=resolution,
-                  seed=seed, coactivity_minutes=coactivity_minutes, max_entity_accounts=max_entity_accounts,
-                  alpha=alpha, edge_pvalue=edge_pvalue, min_coactive_days=min_coactive_days,
-                  campaign_min_victims=campaign_min_victims)
+                  seed=seed, max_entity_accounts=max_entity_accounts, alpha=alpha, edge_pvalue=edge_pvalue,
+                  min_evidence_days=min_evidence_days, campaign_min_victims=campaign_min_victims,
+                  hub_spike_pvalue=hub_spike_pvalue, time_scales={k: list(v) for k, v in TIME_SCALES.items()})
     campaigns = detect_campaigns(case, since, until, min_victims=campaign_min_victims)
     source = graph.activity if graph is not None else partial(entity_activity, case)
-    activity = source(since, until, coactivity_minutes, exclude_ips=campaigns["ip"].tolist())
+    activity = source(since, until, exclude_ips=campaigns["ip"].tolist())
     params["graph"] = graph.url if graph is not None else None
     return rings_from_activity(case, activity, campaigns, params, signals=signals, bursts=bursts)
 
 
-def rings_from_activity(case: Case, activity: pd.DataFrame, campaigns: pd.DataFrame, params: dict,
-                        signals: pd.DataFrame | None = None, bursts: pd.DataFrame | None = None) -> RingResult:
-    """The backend-independent half of :func:`find_rings`: from activity to scored rings."""
+def pair_table(activity: Activity, params: dict) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Every linked pair with its evidence of each kind, the main-device rows, and the test counts."""
     pairs = pair_evidence(activity, params["max_entity_accounts"])
-    n_tests = max(1, len(pairs))
-    threshold = params["alpha"] / n_tests
-    params = {**params, "candidate_pairs": len(pairs), "pair_threshold": threshold, "q": pairs.attrs["q"]}
+    hub, hub_info = hub_spike_evidence(activity, params["max_entity_accounts"], params["hub_spike_pvalue"])
+    sharing, fit = main_device_sharing(activity)
+    shared = sharing[(sharing["main_accounts"] >= 2) & (sharing["main_accounts"] <= params["max_entity_accounts"])]
+    dev_pairs = shared.merge(shared[["device", "account"]], on="device", suffixes=("_a", "_b"))
+    dev_pairs = dev_pairs[dev_pairs["account_a"] < dev_pairs["account_b"]]
+    dev_pairs = (dev_pairs.groupby(["account_a", "account_b"], sort=True)["pvalue"].min()
+                 .rename("pvalue_device").reset_index().rename(columns={"account_a": "a", "account_b": "b"}))
+    table = pairs.drop(columns=["account_a", "account_b"])
+    for extra in (hub, dev_pairs):
+        table = table.merge(extra, on=["a", "b"], how="outer")
+    for col in ("pvalue_time", "pvalue_hub", "pvalue_device"):
+        table[col] = table[col].fillna(1.0)
+    fill = [c for c in table.columns if c.startswith(("coactive", "expected", "shared_"))]
+    table[fill] = table[fill].fillna(0)
+    int_cols = [c for c in fill if c.startswith(("coactive", "shared_"))]
+    table[int_cols] = table[int_cols].astype(np.int64)
+    best = table[["pvalue_time", "pvalue_hub", "pvalue_device"]].min(axis=1).to_numpy()
+    table["pvalue"] = np.minimum(1.0, best * len(KINDS))
+    table = table.sort_values(["a", "b"], kind="stable").reset_index(drop=True)
+    table.insert(2, "account_a", activity.accounts[table["a"].to_numpy()] if len(table) else [])
+    table.insert(3, "account_b", activity.accounts[table["b"].to_numpy()] if len(table) else [])
+    tests = {"time_pairs": len(pairs), "hub_pairs": hub_info["pairs"], "devices_tested": fit["devices_tested"]}
+    info = {**tests, "tests": max(1, sum(tests.values())), "q": pairs.attrs["q"], "row_pairs": pairs.attrs["row_pairs"],
+            "passes": pairs.attrs["passes"], "device_share_r": fit["r"], "hub_spike_cells": hub_info["spike_cells"],
+            "hub_skipped_cells": hub_info["skipped_cells"]}
+    return table, sharing, info
+
+
+#: a connected group of linked accounts at least this dense is one group, never split
+DENSE_COMPONENT = 0.5
+
+
+def _groups(graph: nx.Graph, params: dict) -> list[set]:
+    """Communities of the linked-pair graph: dense components whole, the rest split by the chosen method.
+
+    Modularity splits a small isolated clique whose edge weights differ (a lone 4-account
+    ring becomes two pairs) and keeps it whole only when the graph is large. A component
+    in which most member pairs are linked is one group however the weights fall.
+    """
+    if params["method"] == "components":
+        return detect_communities(graph, "components")
+    whole, rest = [], set()
+    for comp in nx.connected_components(graph):
+        k = len(comp)
+        dense = graph.subgraph(comp).number_of_edges() >= DENSE_COMPONENT * k * (k - 1) / 2
+        (whole.append(set(comp)) if dense else rest.update(comp))
+    split = detect_communities(graph.subgraph(rest), params["method"], params["resolution"], params["seed"])
+    return whole + list(split)
+
+
+def rings_from_activity(case: Case, activity: Activity, campaigns: pd.DataFrame, params: dict,
+                        signals: pd.DataFrame | None = None, bursts: pd.DataFrame | None = None) -> RingResult:
+    """The backend-independent half of :func:`find_rings`: from coded activity to tested, judged groups."""
+    pairs, sharing, info = pair_table(activity, params)
+    threshold = params["alpha"] / info["tests"]
+    params = {**params, **info, "candidate_pairs": len(pairs), "pair_threshold": threshold}
 
     edges = pairs[pairs["pvalue"] < params["edge_pvalue"]]
     graph = nx.Graph()
     weights = -np.log10(np.clip(edges["pvalue"].to_numpy(dtype=float), 1e-300, 1.0))
-    graph.add_weighted_edges_from(zip(edges["account_a"], edges["account_b"], weights))
-    communities = [sorted(c) for c in detect_communities(graph, params["method"], params["resolution"],
-                                                          params["seed"]) if len(c) >= 2]
-    rings = pd.DataFrame([(ring_id_for(c), a) for c in communities for a in c], columns=["ring_id", "account_id"])
+    graph.add_weighted_edges_from(zip(edges["a"].tolist(), edges["b"].tolist(), weights))
+    communities = [sorted(c) for c in _groups(graph, params) if len(c) >= 2]
+    names = [activity.accounts[c] for c in communities]
+    rings = pd.DataFrame({"ring_id": np.repeat([ring_id_for(n) for n in names], [len(c) for c in communities]),
+                          "account_id": np.concatenate(names) if names else np.empty(0, object)})
     rings = rings.sort_values(["ring_id", "account_id"], kind="stable").reset_index(drop=True)
 
     if signals is None:
         signals = account_signals(case, as_of=params["until"]) if len(case.logins) else None
     if bursts is None:
         bursts = detect_bursts(case, since=params["since"], until=params["until"])
-    popularity = activity.drop_duplicates(["entity", "account_id"]).groupby("entity").size()
-    member_activity = activity[activity["account_id"].isin(rings["account_id"])]
-    summary = ring_summaries(case, rings, pairs, member_activity, popularity, activity.attrs, threshold, params, signals,
-                         bursts)
+    summary = ring_summaries(case, rings, pairs, activity, sharing, threshold, params, signals, bursts)
     hubs = hub_entities(activity, params["max_entity_accounts"])
-    return RingResult(rings, summary, pairs, campaigns, hubs, activity, params, popularity, member_activity)
+    return RingResult(rings, summary, pairs, campaigns, hubs, activity, params, sharing)

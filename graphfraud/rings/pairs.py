@@ -1,12 +1,15 @@
-"""Shared-infrastructure scoring: how surprising is it that two accounts use the same IPs and devices *together*?
+"""Time evidence per pair of accounts: co-activity on shared IPs and devices at several time scales.
 
 Sharing alone is weak evidence (households share an IP, carriers put hundreds of
 honest accounts behind one NAT). What one actor running several accounts leaves
-behind is *co-activity*: the accounts log in through the same infrastructure
-within minutes of each other, again and again. The null model asks how much
-co-activity two accounts would show by chance given how often each of them used
-the infrastructure they share and when people log in at all; see
-``docs/rings.md`` for the derivation.
+behind is *co-activity*: the accounts are used through the same infrastructure
+at nearly the same time, again and again. How near depends on the operator: a
+script logs in within a minute or two, a person working a list within the hour,
+a patient operator on the same days over weeks. So co-activity is counted at
+several time scales (SynchroTrap's loosely synchronised actions), each against
+its own null: how much co-activity two accounts would show by chance given how
+often each used the infrastructure they share and when people log in at all.
+See ``docs/rings.md`` for the derivation.
 """
 
 from __future__ import annotations
@@ -16,128 +19,168 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import InputError
+from ..graph.activity import Activity
+from .cooccur import DEFAULT_BUDGET, chance_coactivity, cooccurrences, distinct_rows, run_starts
 
-__all__ = ["pair_evidence", "chance_coactivity", "hub_entities", "PAIR_COLUMNS"]
+__all__ = ["pair_evidence", "hub_entities", "TIME_SCALES", "scale_columns"]
 
-PAIR_COLUMNS = ["account_a", "account_b", "shared_ips", "shared_devices", "shared_entities", "min_entity_accounts",
-                "active_bins_a", "active_bins_b", "coactive", "expected", "coactive_days", "first_bin", "last_bin",
-                "pvalue"]
-
-
-def chance_coactivity(activity: pd.DataFrame, tolerance_bins: int = 1) -> float:
-    """Probability that two logins drawn independently from the case's own timing fall within ``tolerance_bins``.
-
-    Using the empirical distribution of login bins (not a uniform one) makes the
-    null model expect the extra coincidences that office hours and evenings create.
-
-    Examples
-    --------
-    >>> act = pd.DataFrame({"account_id": ["a", "b"], "bin": [0, 10]})
-    >>> chance_coactivity(act, tolerance_bins=0)
-    0.5
-    """
-    per_bin = activity.drop_duplicates(["account_id", "bin"])["bin"].value_counts()
-    if per_bin.empty:
-        return 0.0
-    lo, hi = int(per_bin.index.min()), int(per_bin.index.max())
-    p = np.zeros(hi - lo + 1 + 2 * tolerance_bins)
-    p[per_bin.index.to_numpy() - lo + tolerance_bins] = per_bin.to_numpy() / per_bin.sum()
-    near = np.convolve(p, np.ones(2 * tolerance_bins + 1), mode="same")
-    return float(min(1.0, (p * near).sum()))
+#: name -> (bin width in seconds, tolerance in bins): co-active when the bins are at most `tolerance` apart
+TIME_SCALES = {"2min": (120, 1), "10min": (600, 1), "1h": (3600, 1), "1d": (86400, 0)}
 
 
-def pair_evidence(activity: pd.DataFrame, max_entity_accounts: int = 100, tolerance_bins: int = 1,
-                  bins_per_day: int | None = None) -> pd.DataFrame:
-    """Score every pair of accounts that share an IP or device used by at most ``max_entity_accounts`` accounts.
+def scale_columns(scales=TIME_SCALES) -> list[str]:
+    return [f"{c}_{s}" for s in scales for c in ("coactive", "expected", "pvalue")]
+
+
+def _time_bins(activity: Activity, keep: np.ndarray, width: int):
+    """Distinct ``(entity, account, bin)`` of the kept rows (sorted so), and the row index of each run start."""
+    ent, acct, b = activity.entity[keep], activity.account[keep], activity.ts[keep] // width
+    first = run_starts(ent, acct, b)  # activity is sorted by entity, account, ts: bins are sorted within runs
+    return ent[first].astype(np.int64), acct[first].astype(np.int64), b[first]
+
+
+def _per_pair(co, n_accounts: int, width: int):
+    """Co-activity count, distinct days, first and last time per pair of one scale's co-occurrences."""
+    key = co.a * np.int64(n_accounts) + co.b
+    lo_bin = np.minimum(co.bin_a, co.bin_b)
+    order = np.lexsort((lo_bin, key))
+    key, lo_bin, hi_bin = key[order], lo_bin[order], np.maximum(co.bin_a, co.bin_b)[order]
+    starts = run_starts(key)
+    count = np.diff(np.append(starts, len(key)))
+    day = lo_bin * width // 86400
+    day_first = run_starts(key, day)
+    days = np.bincount(np.searchsorted(starts, day_first, side="right") - 1, minlength=len(starts))
+    first = lo_bin[starts] * width
+    last = np.maximum.reduceat(hi_bin, starts) * width + width - 1 if len(starts) else np.empty(0, np.int64)
+    return pd.DataFrame({"key": key[starts], "coactive": count, "days": days, "first": first, "last": last})
+
+
+def _shared_entities(activity: Activity, keep: np.ndarray, pair_key: np.ndarray):
+    """For each candidate pair, the kept entities both accounts used: rows ``(pair index, entity)``."""
+    n_acc, n_ent = np.int64(activity.n_accounts), np.int64(activity.n_entities)
+    acct, ent = distinct_rows(activity.account[keep].astype(np.int64), activity.entity[keep].astype(np.int64))
+    ae_key = acct * n_ent + ent
+    starts = np.searchsorted(acct, np.arange(n_acc + 1))
+    deg = np.diff(starts)
+    a, b = pair_key // n_acc, pair_key % n_acc
+    # walk the entities of whichever account has fewer
+    swap = deg[b] < deg[a]
+    x, y = np.where(swap, b, a), np.where(swap, a, b)
+    reps = deg[x]
+    idx = np.repeat(np.arange(len(pair_key)), reps)
+    pos = np.repeat(starts[x], reps) + (np.arange(len(idx)) - np.repeat(np.cumsum(reps) - reps, reps))
+    e = ent[pos]
+    want = y[idx] * n_ent + e
+    hit = np.searchsorted(ae_key, want)
+    ok = (hit < len(ae_key)) & (ae_key[np.minimum(hit, len(ae_key) - 1)] == want)
+    return idx[ok], e[ok]
+
+
+def _bins_on_shared(rows_ent, rows_acct, rows_bin, n_acc, pair_idx, pair_ent, side_acct, n_pairs):
+    """Distinct bins each pair's ``side_acct`` account was active on the pair's shared entities."""
+    key = rows_ent * np.int64(n_acc) + rows_acct
+    starts = run_starts(key)
+    run_key = key[starts]
+    run_len = np.diff(np.append(starts, len(key)))
+    want = pair_ent * np.int64(n_acc) + side_acct[pair_idx]
+    r = np.searchsorted(run_key, want)
+    found = (r < len(run_key)) & (run_key[np.minimum(r, len(run_key) - 1)] == want)
+    r, p = r[found], pair_idx[found]
+    n_shared = np.bincount(p, minlength=n_pairs)
+    out = np.bincount(p, weights=run_len[r], minlength=n_pairs)
+    multi = n_shared[p] > 1  # the union of bins over 2+ entities: a login on an IP and a device is one bin
+    if multi.any():
+        rm, pm = r[multi], p[multi]
+        lens = run_len[rm]
+        pos = np.repeat(starts[rm], lens) + (np.arange(lens.sum()) - np.repeat(np.cumsum(lens) - lens, lens))
+        pp, _ = distinct_rows(np.repeat(pm, lens), rows_bin[pos])
+        out[np.unique(pm)] = 0
+        out += np.bincount(pp, minlength=n_pairs)
+    return out.astype(np.int64)
+
+
+def pair_evidence(activity: Activity, max_entity_accounts: int = 100, scales=None,
+                  budget: int = DEFAULT_BUDGET) -> pd.DataFrame:
+    """Score every pair of accounts co-active on an IP or device used by at most ``max_entity_accounts`` accounts.
 
     Parameters
     ----------
     activity
-        ``account_id, entity, entity_type, bin`` as from :func:`graphfraud.graph.activity.entity_activity`.
+        the coded :class:`~graphfraud.graph.activity.Activity`.
     max_entity_accounts
         entities used by more accounts are hubs (carrier NAT, popular VPN exits):
-        reported in ``attrs["hubs"]``, never pair evidence. A ring is far smaller.
-    tolerance_bins
-        logins in bins at most this far apart are co-active.
-    bins_per_day
-        to count co-active days; default from ``activity.attrs["coactivity_minutes"]``.
+        never co-activity evidence here (see :mod:`graphfraud.rings.hubs`).
+    scales
+        ``{name: (bin seconds, tolerance bins)}``; default :data:`TIME_SCALES`.
+    budget
+        most co-occurring row pairs held at once (memory bound; more means more passes).
 
     Returns
     -------
     DataFrame
-        one row per candidate pair (``account_a < account_b``): shared entity counts
-        and names, ``active_bins_a/b`` (bins each was active on the shared
-        entities), ``coactive`` (pairs of their bins within tolerance),
-        ``expected`` (the same under the null), ``coactive_days`` and a Poisson
-        ``pvalue`` of seeing at least ``coactive``. ``attrs`` holds ``q`` (chance
-        co-activity of two logins) and ``candidates``; the hubs left out are
-        :func:`hub_entities`.
+        one row per pair co-active at least once at some scale (``a < b`` codes,
+        ``account_a``, ``account_b``): ``shared_ips``, ``shared_devices``, then
+        per scale ``coactive_<s>`` (distinct pairs of their bins within the
+        tolerance), ``expected_<s>`` (the same under the null),
+        ``pvalue_<s>`` (Poisson, at least that many); ``coactive_days``,
+        ``first_ts``, ``last_ts`` (seconds) and ``pvalue_time``: the best scale's
+        p-value times the number of scales. ``attrs``: ``q`` per scale, ``row_pairs``, ``passes``.
     """
     if max_entity_accounts < 2:
         raise InputError(f"max_entity_accounts must be at least 2, got {max_entity_accounts}")
-    minutes = activity.attrs.get("coactivity_minutes", 30)
-    bins_per_day = bins_per_day or max(1, int(round(1440 / minutes)))
-    q = chance_coactivity(activity, tolerance_bins)
-
-    members = activity[["entity", "entity_type", "account_id"]].drop_duplicates()
-    popularity = members.groupby("entity").size()
-    eligible = popularity[(popularity >= 2) & (popularity <= max_entity_accounts)].index
-    m = members[members["entity"].isin(eligible)]
-    act = activity[activity["entity"].isin(eligible)][["entity", "account_id", "bin"]]
-
-    # candidate pairs and the entities each pair shares
-    pe = m.merge(m[["entity", "account_id"]], on="entity", suffixes=("_a", "_b"))
-    pe = pe[pe["account_id_a"] < pe["account_id_b"]].rename(columns={"account_id_a": "a", "account_id_b": "b"})
-    if pe.empty:
-        out = pd.DataFrame({c: pd.Series(dtype=object) for c in PAIR_COLUMNS})
-        out.attrs.update(q=q, candidates=0)
-        return out
-    pe["entity_accounts"] = popularity.reindex(pe["entity"]).to_numpy()
-
-    # co-activity: bins of a and b on the same shared entity within the tolerance
-    left = act.rename(columns={"account_id": "a", "bin": "bin_a"})
-    right = act.rename(columns={"account_id": "b", "bin": "bin_b"})
-    hits = []
-    for d in range(-tolerance_bins, tolerance_bins + 1):
-        shifted = right.assign(bin_a=right["bin_b"] - d)
-        h = left.merge(shifted, on=["entity", "bin_a"])
-        hits.append(h[h["a"] < h["b"]][["a", "b", "bin_a", "bin_b"]])
-    co = pd.concat(hits, ignore_index=True).drop_duplicates()
-    co["day"] = np.minimum(co["bin_a"], co["bin_b"]) // bins_per_day
-    co_stats = co.groupby(["a", "b"]).agg(coactive=("bin_a", "size"), coactive_days=("day", "nunique"),
-                                         first_bin=("bin_a", "min"), last_bin=("bin_a", "max"))
-
-    # how often each side was active on the entities the pair shares
-    shared = pe[["a", "b", "entity"]]
-    bins_a = shared.merge(act.rename(columns={"account_id": "a"}), on=["a", "entity"])
-    bins_b = shared.merge(act.rename(columns={"account_id": "b"}), on=["b", "entity"])
-    n_a = bins_a.drop_duplicates(["a", "b", "bin"]).groupby(["a", "b"]).size()
-    n_b = bins_b.drop_duplicates(["a", "b", "bin"]).groupby(["a", "b"]).size()
-
-    pe = pe.assign(is_ip=pe["entity_type"] == "ip", is_device=pe["entity_type"] == "device")
-    g = pe.sort_values("entity", kind="stable").groupby(["a", "b"])
-    out = pd.DataFrame({
-        "shared_ips": g["is_ip"].sum().astype(np.int64),
-        "shared_devices": g["is_device"].sum().astype(np.int64),
-        "shared_entities": g["entity"].agg(";".join),
-        "min_entity_accounts": g["entity_accounts"].min(),
-    })
-    out["active_bins_a"] = n_a.reindex(out.index, fill_value=0)
-    out["active_bins_b"] = n_b.reindex(out.index, fill_value=0)
-    out = out.join(co_stats, how="left")
-    out[["coactive", "coactive_days"]] = out[["coactive", "coactive_days"]].fillna(0).astype(np.int64)
-    out["expected"] = out["active_bins_a"] * out["active_bins_b"] * q
-    out["pvalue"] = np.where(out["coactive"] > 0, stats.poisson.sf(out["coactive"] - 1, out["expected"]), 1.0)
-    out = out.reset_index().rename(columns={"a": "account_a", "b": "account_b"})
-    out = out.sort_values(["account_a", "account_b"], kind="stable").reset_index(drop=True)[PAIR_COLUMNS]
-    out.attrs.update(q=q, candidates=len(out))
+    scales = TIME_SCALES if scales is None else scales
+    n_acc = activity.n_accounts
+    pop = activity.popularity()
+    keep = pop[activity.entity] <= max_entity_accounts
+    per_scale, q, row_pairs, passes, bins_by_scale = {}, {}, 0, 0, {}
+    for name, (width, tol) in scales.items():
+        ent, acct, b = _time_bins(activity, keep, width)
+        bins_by_scale[name] = (ent, acct, b)
+        q[name] = chance_coactivity(activity.account, activity.ts // width, tol)
+        co = cooccurrences(ent, acct, b, tol, n_acc, budget)
+        row_pairs += co.total_row_pairs
+        passes = max(passes, co.passes)
+        per_scale[name] = _per_pair(co, n_acc, width)
+    keys = (np.unique(np.concatenate([d["key"].to_numpy() for d in per_scale.values()]))
+            if per_scale else np.empty(0, np.int64))
+    out = pd.DataFrame({"a": keys // max(n_acc, 1), "b": keys % max(n_acc, 1)})
+    pidx, pent = _shared_entities(activity, keep, keys)
+    is_dev = activity.is_device[pent] if len(pent) else np.zeros(0, bool)
+    out["shared_devices"] = np.bincount(pidx, weights=is_dev, minlength=len(keys)).astype(np.int64)
+    out["shared_ips"] = np.bincount(pidx, minlength=len(keys)) - out["shared_devices"]
+    a, b = out["a"].to_numpy(), out["b"].to_numpy()
+    best = np.ones(len(keys))
+    days = np.zeros(len(keys), dtype=np.int64)
+    first = np.full(len(keys), np.iinfo(np.int64).max)
+    last = np.full(len(keys), np.iinfo(np.int64).min)
+    for name in scales:
+        d = per_scale[name]
+        at = np.searchsorted(keys, d["key"].to_numpy())
+        c = np.zeros(len(keys), dtype=np.int64)
+        c[at] = d["coactive"].to_numpy()
+        ent, acct, bins = bins_by_scale[name]
+        n_a = _bins_on_shared(ent, acct, bins, n_acc, pidx, pent, a, len(keys))
+        n_b = _bins_on_shared(ent, acct, bins, n_acc, pidx, pent, b, len(keys))
+        mu = n_a * n_b * q[name]
+        p = np.where(c > 0, stats.poisson.sf(c - 1, mu), 1.0)
+        out[f"coactive_{name}"], out[f"expected_{name}"], out[f"pvalue_{name}"] = c, mu, p
+        best = np.minimum(best, p)
+        days[at] = np.maximum(days[at], d["days"].to_numpy())
+        first[at] = np.minimum(first[at], d["first"].to_numpy())
+        last[at] = np.maximum(last[at], d["last"].to_numpy())
+    out["coactive_days"] = days
+    out["first_ts"], out["last_ts"] = first, last
+    out["pvalue_time"] = np.minimum(1.0, best * max(1, len(scales)))
+    out.insert(2, "account_a", activity.accounts[a] if len(a) else np.empty(0, object))
+    out.insert(3, "account_b", activity.accounts[b] if len(b) else np.empty(0, object))
+    out.attrs.update(q=q, row_pairs=row_pairs, passes=passes, scales=dict(scales))
     return out
 
 
-def hub_entities(activity: pd.DataFrame, max_entity_accounts: int = 100) -> pd.DataFrame:
+def hub_entities(activity: Activity, max_entity_accounts: int = 100) -> pd.DataFrame:
     """IPs and devices used by more than ``max_entity_accounts`` accounts (``entity, accounts, entity_type``)."""
-    popularity = activity.drop_duplicates(["entity", "account_id"]).groupby("entity").size()
-    hubs = popularity[popularity > max_entity_accounts]
-    df = hubs.rename("accounts").rename_axis("entity").reset_index()
-    df["entity_type"] = df["entity"].str.split(":", n=1).str[0]
+    pop = activity.popularity()
+    hub = np.flatnonzero(pop > max_entity_accounts)
+    df = pd.DataFrame({"entity": activity.entities[hub], "accounts": pop[hub],
+                       "entity_type": activity.entity_type()[hub]})
     return df.sort_values(["accounts", "entity"], ascending=[False, True], kind="stable").reset_index(drop=True)

@@ -1,4 +1,4 @@
-"""Ring summaries: pooled significance, the explainable score, the verdict and the evidence in words."""
+"""Ring summaries: the ring-level tests, the explainable score, the verdict and the evidence in words."""
 
 from __future__ import annotations
 
@@ -6,14 +6,19 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["ring_summaries", "SUMMARY_COLUMNS", "SCORE_WEIGHTS"]
+from .pairs import TIME_SCALES
 
-SUMMARY_COLUMNS = ["ring_id", "size", "score", "pvalue", "flagged", "shared_ips", "shared_devices", "countries",
-                   "members_with_bursts", "members_with_findings", "members_with_bad_payments", "first_seen",
-                   "last_seen", "top_evidence"]
+__all__ = ["ring_summaries", "SUMMARY_COLUMNS", "SCORE_WEIGHTS", "VERDICTS", "ring_tests"]
+
+SUMMARY_COLUMNS = ["ring_id", "size", "verdict", "score", "pvalue", "flagged", "evidence_kind", "shared_ips",
+                   "shared_devices", "countries", "members_with_bursts", "members_with_findings",
+                   "members_with_bad_payments", "first_seen", "last_seen", "top_evidence", "verdict_reason"]
+
+#: what a tested group is: only "fraud ring" is flagged and gets a case folder
+VERDICTS = ("fraud ring", "common control, likely benign", "not significant")
 
 SCORE_WEIGHTS = {
-    "coordination": 0.35,   # co-activity on shared infrastructure beyond chance
+    "coordination": 0.35,   # the ring-level evidence beyond chance
     "specificity": 0.15,    # shared entities used by (almost) nobody outside the ring
     "infrastructure_risk": 0.15,  # risk score / TOR of the shared IPs
     "member_signals": 0.10,  # mean composite of the members
@@ -22,143 +27,261 @@ SCORE_WEIGHTS = {
     "bad_payments": 0.10,   # share of members with a chargeback or decline
 }
 
+#: a group under common control is "likely benign" when at least this share of members is enterprise and uses MFA
+BENIGN_ENTERPRISE_SHARE = 0.5
+BENIGN_MFA_SHARE = 0.5
 
-def ring_summaries(case, rings, pairs, activity, popularity, attrs, threshold, params, signals, bursts) -> pd.DataFrame:
+
+def ring_tests(pairs: pd.DataFrame, ring_code: np.ndarray, n_rings: int, sharing: pd.DataFrame,
+               device_r: float, scales=TIME_SCALES) -> pd.DataFrame:
+    """The ring-level tests, one row per ring (index = ring number); see ``docs/rings.md``.
+
+    - ``p_time``: pooled co-activity (sum of observed vs sum of expected over member
+      pairs) at each time scale, best scale times the number of scales;
+    - ``p_hub``: pooled spike hours shared on hubs beyond the first (each hub pair was
+      found through one shared spike, so only the excess counts);
+    - ``p_dense``: Fisher's combination of the time/hub p-values of *all* member pairs,
+      a pair with no evidence counting as p = 1. A group Louvain assembled from a few
+      chance edges is sparse and fails it; a real ring is dense;
+    - ``p_device``: the main-device test for the most members sharing one main device.
+    """
+    ra, rb = ring_code[pairs["a"].to_numpy()], ring_code[pairs["b"].to_numpy()]
+    inside = pairs[(ra >= 0) & (ra == rb)]
+    r = ring_code[inside["a"].to_numpy()]
+    out = pd.DataFrame(index=pd.RangeIndex(n_rings))
+    best = np.ones(n_rings)
+    for name in scales:
+        obs = np.bincount(r, weights=inside[f"coactive_{name}"], minlength=n_rings)
+        exp = np.bincount(r, weights=inside[f"expected_{name}"], minlength=n_rings)
+        out[f"coactive_{name}"], out[f"expected_{name}"] = obs.astype(np.int64), exp
+        best = np.minimum(best, np.where(obs > 0, stats.poisson.sf(obs - 1, exp), 1.0))
+    out["p_time"] = np.minimum(1.0, best * len(scales))
+    c_hub, mu_hub = inside["coactive_hub"].to_numpy(), inside["expected_hub"].to_numpy()
+    seen = c_hub > 0
+    excess = np.bincount(r[seen], weights=c_hub[seen] - 1, minlength=n_rings)
+    mu_ex = np.bincount(r[seen], weights=mu_hub[seen] / -np.expm1(-np.maximum(mu_hub[seen], 1e-300)) - 1,
+                        minlength=n_rings)
+    out["coactive_hub"], out["expected_hub"] = excess.astype(np.int64), mu_ex
+    out["p_hub"] = np.where(excess > 0, stats.poisson.sf(excess - 1, mu_ex), 1.0)
+    p_pair = np.minimum(1.0, np.minimum(inside["pvalue_time"], inside["pvalue_hub"]).to_numpy() * 2)
+    fisher = np.bincount(r, weights=-2 * np.log(np.maximum(p_pair, 1e-300)), minlength=n_rings)
+    size = np.bincount(ring_code[ring_code >= 0], minlength=n_rings)
+    df = np.maximum(size * (size - 1), 2)  # 2 degrees of freedom per member pair
+    out["p_dense"] = stats.chi2.sf(fisher, df)
+    out["coactive_days"] = (inside.groupby(r)["coactive_days"].max().reindex(out.index, fill_value=0)
+                            .astype(np.int64))
+    mem = sharing[ring_code[sharing["account"].to_numpy()] >= 0]
+    per = mem.assign(ring=ring_code[mem["account"].to_numpy()]).groupby(["ring", "device"]).size()
+    top = per.sort_values(ascending=False, kind="stable").reset_index(name="k").drop_duplicates("ring")
+    out["device_members"] = top.set_index("ring")["k"].reindex(out.index, fill_value=0).astype(np.int64)
+    out["device"] = top.set_index("ring")["device"].reindex(out.index, fill_value=-1).astype(np.int64)
+    k = out["device_members"].to_numpy()
+    out["p_device"] = np.where(k >= 2, device_r ** (k - 1.0), 1.0)
+    return out
+
+
+def ring_summaries(case, rings, pairs, activity, sharing, threshold, params, signals, bursts) -> pd.DataFrame:
     if rings.empty:
         cols = SUMMARY_COLUMNS + ["significant_pairs", "coactive_days"] + [f"c_{k}" for k in SCORE_WEIGHTS]
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
-    ring_of = rings.set_index("account_id")["ring_id"]
-    p = pairs.assign(ra=ring_of.reindex(pairs["account_a"]).to_numpy(), rb=ring_of.reindex(pairs["account_b"]).to_numpy())
-    inside = p[p["ra"].notna() & (p["ra"] == p["rb"])]
-    pooled = inside.groupby("ra").agg(coactive=("coactive", "sum"), expected=("expected", "sum"))
-    pvalue = stats.poisson.sf(pooled["coactive"] - 1, pooled["expected"])
-    pooled["pvalue"] = np.where(pooled["coactive"] > 0, pvalue, 1.0)
+    ring_ids = np.array(sorted(rings["ring_id"].unique()), dtype=object)
+    ring_code = np.full(activity.n_accounts, -1, dtype=np.int64)
+    ring_code[activity.account_codes(rings["account_id"])] = np.searchsorted(ring_ids, rings["ring_id"])
+    tests = ring_tests(pairs, ring_code, len(ring_ids), sharing, params["device_share_r"])
+    days_device = _device_days(activity, ring_code, tests)
 
-    minutes = attrs.get("coactivity_minutes", 30)
-    act = activity.assign(ring_id=ring_of.reindex(activity["account_id"]).to_numpy())
-    act = act[act["ring_id"].notna()]
     # entities used by 2+ members of the same ring
-    used = act.drop_duplicates(["ring_id", "entity", "account_id"])
-    per_entity = used.groupby(["ring_id", "entity"]).size()
-    shared = per_entity[per_entity >= 2].reset_index(name="members")
-    shared["entity_accounts"] = popularity.reindex(shared["entity"]).to_numpy()
+    member_rows = ring_code[activity.account] >= 0
+    rr, ee = ring_code[activity.account[member_rows]], activity.entity[member_rows].astype(np.int64)
+    n_ent, n_acc = np.int64(activity.n_entities), np.int64(activity.n_accounts)
+    triples = np.unique((rr * n_ent + ee) * n_acc + activity.account[member_rows])
+    re, members = np.unique(triples // n_acc, return_counts=True)
+    keep = members >= 2
+    pop = activity.popularity()
+    shared = pd.DataFrame({"ring": re[keep] // activity.n_entities, "entity_code": re[keep] % activity.n_entities,
+                           "members": members[keep]})
+    shared["entity"] = activity.entities[shared["entity_code"].to_numpy()]
+    shared["entity_accounts"] = pop[shared["entity_code"].to_numpy()]
     shared["type"] = shared["entity"].str.split(":", n=1).str[0]
     shared["value"] = shared["entity"].str.split(":", n=1).str[1]
     rep = case.ip_reputation.set_index("ip")
-    shared["risk"] = np.where(shared["type"] == "ip", rep["risk_score"].reindex(shared["value"]).to_numpy(dtype=float),
-                              np.nan)
-    shared["tor"] = np.where(shared["type"] == "ip",
-                             rep["is_tor"].reindex(shared["value"]).fillna(False).to_numpy(dtype=bool), False)
+    is_ip = (shared["type"] == "ip").to_numpy()
+    shared["risk"] = np.where(is_ip, rep["risk_score"].reindex(shared["value"]).to_numpy(dtype=float), np.nan)
+    shared["tor"] = np.where(is_ip, rep["is_tor"].reindex(shared["value"]).fillna(False).to_numpy(dtype=bool), False)
 
-    # countries seen on the ring's shared IPs
-    lg = case.logins
-    login_ip = "ip:" + lg["ip"].astype(object).astype(str)
-    shared_ip_entities = set(shared.loc[shared["type"] == "ip", "entity"])
-    on_shared = login_ip.isin(shared_ip_entities).to_numpy()
-    countries = pd.DataFrame({"entity": login_ip.to_numpy()[on_shared],
-                              "account_id": lg["account_id"].astype(object).to_numpy()[on_shared],
-                              "country": lg["country_iso"].astype(object).to_numpy()[on_shared]})
-    countries["ring_id"] = ring_of.reindex(countries["account_id"]).to_numpy()
-
-    seen = _shared_login_times(case, ring_of, shared, params)
+    member_logins = _member_logins(case, rings, params)
+    countries = member_logins.merge(shared.loc[is_ip, ["ring", "value"]].rename(columns={"value": "ip"}),
+                                    on=["ring", "ip"])
+    seen = _shared_login_times(member_logins, shared)
     findings = set(case.security_findings["account_id"])
     bad_pay = set(case.bad_payments()["account_id"])
     with_bursts = set(bursts["account_id"]) if bursts is not None else set()
     composite = signals.set_index("account_id")["composite"] if signals is not None else pd.Series(dtype=float)
+    enterprise = _enterprise(case)
+    mfa = member_logins.groupby("ring")["mfa"].mean()
 
-    # split once: filtering whole frames per ring is quadratic with thousands of small communities
-    shared_by = dict(tuple(shared.groupby("ring_id")))
-    inside_by = dict(tuple(inside.groupby("ra")))
-    country_by = dict(tuple(countries.dropna(subset=["ring_id"]).groupby("ring_id")["country"]))
-    empty_shared, empty_inside = shared.iloc[:0], inside.iloc[:0]
+    shared_by = dict(tuple(shared.groupby("ring")))
+    country_by = dict(tuple(countries.groupby("ring")["country"]))
+    empty_shared = shared.iloc[:0]
     rows = []
-    for ring_id, members in rings.groupby("ring_id")["account_id"]:
-        mem = members.tolist()
-        sh = shared_by.get(ring_id, empty_shared)
-        ins = inside_by.get(ring_id, empty_inside)
-        ring_pv = float(pooled["pvalue"].get(ring_id, 1.0))
-        days = int(ins["coactive_days"].max()) if len(ins) else 0
-        first, last = seen.get(ring_id, (pd.NaT, pd.NaT))
-        ips = sh[sh["type"] == "ip"]
-        devs = sh[sh["type"] == "device"]
+    for ring, (ring_id, members_s) in enumerate(rings.groupby("ring_id", sort=True)["account_id"]):
+        mem = members_s.tolist()
+        t = tests.loc[ring]
+        sh = shared_by.get(ring, empty_shared)
         n = len(mem)
+        kinds = {"co-activity": max(t["p_time"], t["p_dense"]), "hub spikes": max(t["p_hub"], t["p_dense"]),
+                 "shared main device": t["p_device"]}
+        kind = min(kinds, key=kinds.get)
+        ring_pv = float(min(1.0, kinds[kind] * len(kinds)))
+        days = int(t["coactive_days"]) if kind != "shared main device" else int(days_device.get(ring, 0))
+        significant = ring_pv < threshold and days >= params["min_evidence_days"]
+        ips, devs = sh[sh["type"] == "ip"], sh[sh["type"] == "device"]
         surprise = -np.log10(max(ring_pv, 1e-300))
         exclusive = (sh["entity_accounts"] <= sh["members"]).mean() if len(sh) else 0.0
         risk_known = ips["risk"].dropna()
+        n_bursts, n_find, n_bad = (sum(a in with_bursts for a in mem), sum(a in findings for a in mem),
+                                   sum(a in bad_pay for a in mem))
         comp = {
             "coordination": float(1 - np.exp(-surprise / 20)),
             "specificity": float(exclusive),
             "infrastructure_risk": float(max(risk_known.mean() / 100 if len(risk_known) else 0.0,
                                              ips["tor"].mean() if len(ips) else 0.0)),
             "member_signals": float(composite.reindex(mem).fillna(0).mean()) if len(composite) else 0.0,
-            "bursts": sum(a in with_bursts for a in mem) / n,
-            "findings": sum(a in findings for a in mem) / n,
-            "bad_payments": sum(a in bad_pay for a in mem) / n,
+            "bursts": n_bursts / n, "findings": n_find / n, "bad_payments": n_bad / n,
         }
-        score = float(sum(SCORE_WEIGHTS[k] * comp[k] for k in SCORE_WEIGHTS))
-        # The pooled p-value is of a group Louvain *chose* for its strong edges: on a
-        # busy IP some pairs are co-active by chance and grouping them makes the pool
-        # look surprising. So at least one pair must pass the pair-level test alone.
-        strong_pairs = int((ins["pvalue"] < threshold).sum())
-        flagged = bool(ring_pv < threshold and strong_pairs >= 1 and days >= params["min_coactive_days"])
-        ctry = country_by.get(ring_id, pd.Series(dtype=object)).dropna()
+        ent_share = float(enterprise.reindex(mem).fillna(0).mean()) if len(enterprise) else 0.0
+        mfa_share = float(mfa.get(ring, 0.0))
+        verdict, reason = _verdict(significant, ring_pv, threshold, days, params["min_evidence_days"], ent_share,
+                                   mfa_share, n_bad, n_find, n_bursts, bool(ips["tor"].any()) if len(ips) else False)
+        first_seen, last_seen = seen.get(ring, (pd.NaT, pd.NaT))
+        ctry = country_by.get(ring, pd.Series(dtype=object)).dropna()
         rows.append({
-            "ring_id": ring_id,
-            "size": n,
-            "score": round(score, 4),
-            "pvalue": ring_pv,
-            "flagged": flagged,
-            "shared_ips": ";".join(ips.sort_values("members", ascending=False)["value"]),
-            "shared_devices": ";".join(devs.sort_values("members", ascending=False)["value"]),
+            "ring_id": ring_id, "size": n, "verdict": verdict,
+            "score": round(float(sum(SCORE_WEIGHTS[k] * comp[k] for k in SCORE_WEIGHTS)), 4),
+            "pvalue": ring_pv, "flagged": verdict == VERDICTS[0], "evidence_kind": kind,
+            "shared_ips": ";".join(ips.sort_values("members", ascending=False, kind="stable")["value"]),
+            "shared_devices": ";".join(devs.sort_values("members", ascending=False, kind="stable")["value"]),
             "countries": ";".join(ctry.value_counts().index[:5]),
-            "members_with_bursts": sum(a in with_bursts for a in mem),
-            "members_with_findings": sum(a in findings for a in mem),
-            "members_with_bad_payments": sum(a in bad_pay for a in mem),
-            "first_seen": first,
-            "last_seen": last,
-            "top_evidence": _evidence_text(n, ins, sh, days, minutes, ring_pv),
-            "significant_pairs": strong_pairs,
-            "coactive_days": days,
+            "members_with_bursts": n_bursts, "members_with_findings": n_find, "members_with_bad_payments": n_bad,
+            "first_seen": first_seen, "last_seen": last_seen,
+            "top_evidence": _evidence_text(n, kind, t, sh, days, ring_pv, activity),
+            "verdict_reason": reason,
+            "significant_pairs": 0, "coactive_days": days,
             **{f"c_{k}": round(v, 4) for k, v in comp.items()},
         })
     out = pd.DataFrame(rows)
-    return out.sort_values(["flagged", "score", "ring_id"], ascending=[False, False, True],
-                           kind="stable").reset_index(drop=True)
+    out["significant_pairs"] = _significant_pairs(pairs, ring_code, threshold, len(ring_ids))[
+        np.searchsorted(ring_ids, out["ring_id"])]
+    order = out["verdict"].map({v: i for i, v in enumerate(VERDICTS)})
+    out = out.assign(_o=order).sort_values(["_o", "score", "ring_id"], ascending=[True, False, True], kind="stable")
+    return out.drop(columns="_o").reset_index(drop=True)
 
 
-def _evidence_text(n, ins, sh, days, minutes, pv) -> str:
+def _verdict(significant, pv, threshold, days, min_days, ent_share, mfa_share, n_bad, n_find, n_bursts, tor):
+    if not significant:
+        why = (f"p={_pv(pv)} is not below the threshold {threshold:.2g}" if pv >= threshold else
+               f"evidence on {days} day(s), fewer than {min_days}")
+        return VERDICTS[2], why
+    clean = n_bad == 0 and n_find == 0 and n_bursts == 0 and not tor
+    if clean and ent_share >= BENIGN_ENTERPRISE_SHARE and mfa_share >= BENIGN_MFA_SHARE:
+        return VERDICTS[1], (f"{ent_share:.0%} of members are enterprise accounts, MFA on {mfa_share:.0%} of their "
+                             "logins, no bad payment, finding or burst, no TOR: one hand (e.g. an IT admin or MSP) "
+                             "running accounts it is entitled to")
+    bad = [w for w, n in (("bad payments", n_bad), ("security findings", n_find), ("EC2 bursts", n_bursts)) if n]
+    return VERDICTS[0], ("common control beyond chance" + (f"; members with {', '.join(bad)}" if bad else "")
+                         + ("; TOR on shared IPs" if tor else "")
+                         + (f"; only {ent_share:.0%} enterprise, MFA on {mfa_share:.0%} of logins"))
+
+
+def _significant_pairs(pairs, ring_code, threshold, n_rings) -> np.ndarray:
+    ra, rb = ring_code[pairs["a"].to_numpy()], ring_code[pairs["b"].to_numpy()]
+    ok = (ra >= 0) & (ra == rb) & (pairs["pvalue"].to_numpy() < threshold)
+    return np.bincount(ra[ok], minlength=n_rings)
+
+
+def _device_days(activity, ring_code, tests) -> dict:
+    """Per ring whose best device evidence is a shared main device: distinct days members used it."""
+    dev = tests["device"].to_numpy()
+    rows = ring_code[activity.account] >= 0
+    r = ring_code[activity.account[rows]]
+    on = activity.entity[rows].astype(np.int64) == dev[r]
+    days = np.unique(r[on] * np.int64(1 << 32) + activity.ts[rows][on] // 86400)
+    rings, n = np.unique(days // np.int64(1 << 32), return_counts=True)
+    return dict(zip(rings.tolist(), n.tolist()))
+
+
+def _enterprise(case) -> pd.Series:
+    users = case.users
+    if users is None or not len(users) or "is_enterprise" not in users:
+        return pd.Series(dtype=float)
+    return pd.Series(users["is_enterprise"].to_numpy(dtype=float),
+                     index=users["account_id"].to_numpy(dtype=object)).groupby(level=0).max()
+
+
+def _member_logins(case, rings, params) -> pd.DataFrame:
+    """Successful logins of ring members in the analysis period: ring, ip, device, country, mfa, ts."""
+    lg = case.logins
+    ring_of = rings.set_index("account_id")["ring_id"]
+    ring_ids = np.array(sorted(rings["ring_id"].unique()), dtype=object)
+    acct = lg["account_id"].to_numpy(dtype=object)
+    keep = pd.Index(acct).isin(ring_of.index) & (lg["result"].to_numpy() == "SUCCESS")
+    ts = lg["event_ts"].to_numpy(dtype="datetime64[ns]")
+    if params.get("since") is not None:
+        keep &= ts >= pd.Timestamp(params["since"]).to_datetime64()
+    if params.get("until") is not None:
+        keep &= ts <= pd.Timestamp(params["until"]).to_datetime64()
+    return pd.DataFrame({
+        "ring": np.searchsorted(ring_ids, ring_of.reindex(acct[keep]).to_numpy()),
+        "ip": lg["ip"].to_numpy(dtype=object)[keep], "device": lg["device_id"].to_numpy(dtype=object)[keep],
+        "country": lg["country_iso"].to_numpy(dtype=object)[keep],
+        "mfa": lg["mfa_used"].to_numpy(dtype=float)[keep], "ts": ts[keep]})
+
+
+def _evidence_text(n, kind, t, sh, days, pv, activity) -> str:
     if sh.empty:
-        return "no infrastructure shared by 2+ members"
-    top = sh.sort_values(["members", "entity_accounts"], ascending=[False, True]).iloc[0]
-    kind = "IP" if top["type"] == "ip" else "device"
-    risk = f", risk {int(top['risk'])}" if top["type"] == "ip" and not np.isnan(top["risk"]) else ""
-    tor = ", TOR" if bool(top["tor"]) else ""
-    co, exp = int(ins["coactive"].sum()), float(ins["expected"].sum())
-    return (f"{int(top['members'])} of {n} accounts used {kind} {top['value']} ({int(top['entity_accounts'])} "
-            f"accounts in all{risk}{tor}); members co-active {co:,} times (two members on the same shared IP or "
-            f"device within {minutes:g}-{2 * minutes:g} min: member pairs x time slots) on up to {days} day(s), vs "
-            f"{exp:.2f} expected by chance (p={_pv(pv)}); {len(sh)} shared entities")
+        infra = "no IP or device shared by 2+ members"
+    else:
+        top = sh.sort_values(["members", "entity_accounts"], ascending=[False, True], kind="stable").iloc[0]
+        what = "IP" if top["type"] == "ip" else "device"
+        risk = f", risk {int(top['risk'])}" if top["type"] == "ip" and not np.isnan(top["risk"]) else ""
+        tor = ", TOR" if bool(top["tor"]) else ""
+        infra = (f"{int(top['members'])} of {n} accounts used {what} {top['value']} ({int(top['entity_accounts'])} "
+                 f"accounts in all{risk}{tor}); {len(sh)} shared entities")
+    if kind == "shared main device":
+        how = (f"one device is the main device of {int(t['device_members'])} members (honest devices are the main "
+               f"device of 2+ accounts at most at a geometric rate), used on {days} day(s)")
+    elif kind == "hub spikes":
+        how = (f"members shared {int(t['coactive_hub'])} extra spike hour(s) on a hub (an hour with far more accounts "
+               f"than the hub's own rate at that hour) vs {t['expected_hub']:.2f} expected by chance")
+    else:
+        best = min(TIME_SCALES, key=lambda s: stats.poisson.sf(t[f"coactive_{s}"] - 1, t[f"expected_{s}"])
+                   if t[f"coactive_{s}"] > 0 else 1.0)
+        width, tol = TIME_SCALES[best]
+        how = (f"members co-active {int(t[f'coactive_{best}']):,} times within {_span(width, tol)} on the same "
+               f"shared IP or device (member pairs x time slots) on up to {days} day(s), vs "
+               f"{t[f'expected_{best}']:.2f} expected by chance")
+    return f"{infra}; {how} (p={_pv(pv)})"
+
+
+def _span(width: int, tol: int) -> str:
+    if tol == 0 and width == 86400:
+        return "the same day"
+    lo, hi = width, width * (tol + 1)
+    unit, div = ("h", 3600) if width >= 3600 else ("min", 60)
+    return f"{lo // div:g}-{hi // div:g} {unit}"
 
 
 def _pv(p: float) -> str:
     return "<1e-300" if p < 1e-300 else f"{p:.2g}"
 
 
-def _shared_login_times(case, ring_of: pd.Series, shared: pd.DataFrame, params: dict) -> dict:
+def _shared_login_times(member_logins: pd.DataFrame, shared: pd.DataFrame) -> dict:
     """Per ring: the first and last successful login (real event times) of a member on the ring's shared entities."""
-    lg = case.logins
-    acct = lg["account_id"].astype(object)
-    keep = acct.isin(ring_of.index).to_numpy() & (lg["result"].to_numpy() == "SUCCESS")
-    ts = lg["event_ts"].to_numpy(dtype="datetime64[ns]")
-    if params.get("since") is not None:
-        keep &= ts >= pd.Timestamp(params["since"]).to_datetime64()
-    if params.get("until") is not None:
-        keep &= ts <= pd.Timestamp(params["until"]).to_datetime64()
-    ring = ring_of.reindex(acct.to_numpy()[keep]).to_numpy()
-    parts = [pd.DataFrame({"ring_id": ring, "entity": kind + ":" + lg[col].astype(object).to_numpy()[keep].astype(str),
-                           "ts": ts[keep], "ok": lg[col].notna().to_numpy()[keep]})
-             for col, kind in (("ip", "ip"), ("device_id", "device"))]
+    parts = []
+    for col, kind in (("ip", "ip"), ("device", "device")):
+        sh = shared.loc[shared["type"] == kind, ["ring", "value"]].rename(columns={"value": col})
+        parts.append(member_logins[["ring", col, "ts"]].dropna(subset=[col]).merge(sh, on=["ring", col])[["ring", "ts"]])
     on = pd.concat(parts, ignore_index=True)
-    on = on[on["ok"]].merge(shared[["ring_id", "entity"]], on=["ring_id", "entity"])
-    g = on.groupby("ring_id")["ts"]
-    return {r: (pd.Timestamp(lo), pd.Timestamp(hi)) for r, lo, hi in zip(g.min().index, g.min(), g.max())}
+    g = on.groupby("ring")["ts"]
+    lo, hi = g.min(), g.max()
+    return {r: (pd.Timestamp(a), pd.Timestamp(b)) for r, a, b in zip(lo.index, lo, hi)}

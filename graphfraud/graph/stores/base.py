@@ -67,9 +67,12 @@ class GraphBackend(ABC):
             return pd.DataFrame({c: pd.Series(dtype=object) for c in EVIDENCE_COLUMNS})
         return pd.concat(pages, ignore_index=True)[EVIDENCE_COLUMNS]
 
-    def activity(self, since=None, until=None, coactivity_minutes: float = 30, exclude_ips=()) -> pd.DataFrame:
-        """The ring-scoring activity table, read from the store (equal to ``entity_activity`` on the case)."""
-        return evidence_to_activity(self.evidence(), since, until, coactivity_minutes, exclude_ips)
+    def activity(self, since=None, until=None, exclude_ips=()):
+        """The coded ring-scoring :class:`~graphfraud.graph.activity.Activity`, read from the store.
+
+        Equal to :func:`~graphfraud.graph.activity.entity_activity` on the case.
+        """
+        return evidence_to_activity(self.evidence(), since, until, exclude_ips)
 
     def find_rings(self, case: Case, write_back: bool = True, **params):
         """:func:`graphfraud.find_rings` with the evidence read from this store; results written back.
