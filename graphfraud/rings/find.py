@@ -16,6 +16,7 @@ from functools import partial
 import networkx as nx
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from ..case import Case
 from ..detect.bursts import detect_bursts
@@ -78,6 +79,7 @@ def find_rings(
     min_evidence_days: int = 2,
     campaign_min_victims: int = 10,
     hub_spike_pvalue: float = 1e-4,
+    member_pvalue: float = 1e-3,
     signals: pd.DataFrame | None = None,
     bursts: pd.DataFrame | None = None,
     graph=None,
@@ -109,6 +111,9 @@ def find_rings(
         a ring must show its evidence on at least this many distinct days.
     hub_spike_pvalue
         how surprising an hour on a hub must be to count as a spike.
+    member_pvalue
+        a member of a group of 3+ must carry evidence with the rest of the group at this level
+        (Fisher over its pairs with the other members), or it is dropped from the group.
     signals, bursts
         reuse already computed results (default: computed here over the same window).
     graph
@@ -131,7 +136,7 @@ def find_rings(
                   until=None if until is None else str(pd.Timestamp(until)), method=method, resolution=resolution,
                   seed=seed, max_entity_accounts=max_entity_accounts, alpha=alpha, edge_pvalue=edge_pvalue,
                   min_evidence_days=min_evidence_days, campaign_min_victims=campaign_min_victims,
-                  hub_spike_pvalue=hub_spike_pvalue, time_scales={k: list(v) for k, v in TIME_SCALES.items()})
+                  hub_spike_pvalue=hub_spike_pvalue, member_pvalue=member_pvalue, time_scales={k: list(v) for k, v in TIME_SCALES.items()})
     campaigns = detect_campaigns(case, since, until, min_victims=campaign_min_victims)
     source = graph.activity if graph is not None else partial(entity_activity, case)
     activity = source(since, until, exclude_ips=campaigns["ip"].tolist())
@@ -152,7 +157,7 @@ def pair_table(activity: Activity, params: dict) -> tuple[pd.DataFrame, pd.DataF
     table = pairs.drop(columns=["account_a", "account_b"])
     for extra in (hub, dev_pairs):
         table = table.merge(extra, on=["a", "b"], how="outer")
-    for col in ("pvalue_time", "pvalue_hub", "pvalue_device"):
+    for col in ("pvalue_time", "pvalue_time_raw", "pvalue_hub", "pvalue_device"):
         table[col] = table[col].fillna(1.0)
     fill = [c for c in table.columns if c.startswith(("coactive", "expected", "shared_"))]
     table[fill] = table[fill].fillna(0)
@@ -160,6 +165,8 @@ def pair_table(activity: Activity, params: dict) -> tuple[pd.DataFrame, pd.DataF
     table[int_cols] = table[int_cols].astype(np.int64)
     best = table[["pvalue_time", "pvalue_hub", "pvalue_device"]].min(axis=1).to_numpy()
     table["pvalue"] = np.minimum(1.0, best * len(KINDS))
+    # the edge screen: the best single p-value, before any correction (the group tests correct)
+    table["pvalue_screen"] = table[["pvalue_time_raw", "pvalue_hub", "pvalue_device"]].min(axis=1)
     table = table.sort_values(["a", "b"], kind="stable").reset_index(drop=True)
     table.insert(2, "account_a", activity.accounts[table["a"].to_numpy()] if len(table) else [])
     table.insert(3, "account_b", activity.accounts[table["b"].to_numpy()] if len(table) else [])
@@ -192,6 +199,48 @@ def _groups(graph: nx.Graph, params: dict) -> list[set]:
     return whole + list(split)
 
 
+def _prune(groups: list[set], pairs: pd.DataFrame, member_pvalue: float) -> list[list[int]]:
+    """Drop members whose own evidence with the rest of their group is weak, weakest first.
+
+    A community detector attaches an account to a ring on the strength of one chance edge
+    (one coincidence on a shared IP). A member's test combines its p-values with every
+    other member (Fisher; a pair with no evidence is p = 1): a real member carries evidence
+    with most of the others, an attached outsider with one.
+    """
+    big = [sorted(g) for g in groups if len(g) >= 3]
+    out = [sorted(g) for g in groups if len(g) < 3]
+    if not big:
+        return out
+    members = np.concatenate([np.asarray(g, dtype=np.int64) for g in big])
+    group_of = pd.Series(np.repeat(np.arange(len(big)), [len(g) for g in big]), index=members)
+    ga = group_of.reindex(pairs["a"].to_numpy()).to_numpy()
+    gb = group_of.reindex(pairs["b"].to_numpy()).to_numpy()
+    inside = pairs[(ga == gb) & ~np.isnan(ga)]
+    # the screening p-value: this only decides who belongs, the group tests correct for everything
+    w = -2 * np.log(np.clip(inside["pvalue_screen"].to_numpy(dtype=float), 1e-300, 1.0))
+    by_group = dict(tuple(pd.DataFrame({"g": group_of.reindex(inside["a"].to_numpy()).to_numpy(),
+                                        "a": inside["a"].to_numpy(), "b": inside["b"].to_numpy(), "w": w})
+                          .groupby("g")))
+    for gi, g in enumerate(big):
+        sub = by_group.get(gi)
+        idx = {a: i for i, a in enumerate(g)}
+        m = np.zeros((len(g), len(g)))
+        if sub is not None:
+            ia, ib = sub["a"].map(idx).to_numpy(), sub["b"].map(idx).to_numpy()
+            m[ia, ib] = m[ib, ia] = sub["w"].to_numpy()
+        alive = np.ones(len(g), dtype=bool)
+        while alive.sum() >= 3:
+            stat = m[:, alive].sum(axis=1)
+            pv = stats.chi2.sf(stat, 2 * (alive.sum() - 1))
+            pv[~alive] = -1
+            worst = int(np.argmax(pv))
+            if pv[worst] < member_pvalue:
+                break
+            alive[worst] = False
+        out.append([a for a, keep in zip(g, alive) if keep])
+    return out
+
+
 def rings_from_activity(case: Case, activity: Activity, campaigns: pd.DataFrame, params: dict,
                         signals: pd.DataFrame | None = None, bursts: pd.DataFrame | None = None) -> RingResult:
     """The backend-independent half of :func:`find_rings`: from coded activity to tested, judged groups."""
@@ -199,11 +248,11 @@ def rings_from_activity(case: Case, activity: Activity, campaigns: pd.DataFrame,
     threshold = params["alpha"] / info["tests"]
     params = {**params, **info, "candidate_pairs": len(pairs), "pair_threshold": threshold}
 
-    edges = pairs[pairs["pvalue"] < params["edge_pvalue"]]
+    edges = pairs[pairs["pvalue_screen"] < params["edge_pvalue"]]
     graph = nx.Graph()
-    weights = -np.log10(np.clip(edges["pvalue"].to_numpy(dtype=float), 1e-300, 1.0))
+    weights = -np.log10(np.clip(edges["pvalue_screen"].to_numpy(dtype=float), 1e-300, 1.0))
     graph.add_weighted_edges_from(zip(edges["a"].tolist(), edges["b"].tolist(), weights))
-    communities = [sorted(c) for c in _groups(graph, params) if len(c) >= 2]
+    communities = [c for c in _prune(_groups(graph, params), pairs, params["member_pvalue"]) if len(c) >= 2]
     names = [activity.accounts[c] for c in communities]
     rings = pd.DataFrame({"ring_id": np.repeat([ring_id_for(n) for n in names], [len(c) for c in communities]),
                           "account_id": np.concatenate(names) if names else np.empty(0, object)})

@@ -123,8 +123,8 @@ def pair_evidence(activity: Activity, max_entity_accounts: int = 100, scales=Non
         per scale ``coactive_<s>`` (distinct pairs of their bins within the
         tolerance), ``expected_<s>`` (the same under the null),
         ``pvalue_<s>`` (Poisson, at least that many); ``coactive_days``,
-        ``first_ts``, ``last_ts`` (seconds) and ``pvalue_time``: the best scale's
-        p-value times the number of scales. ``attrs``: ``q`` per scale, ``row_pairs``, ``passes``.
+        ``first_ts``, ``last_ts`` (seconds), ``pvalue_time``: the best scale's
+        p-value times the number of scales, and ``pvalue_time_raw``: the best scale's alone. ``attrs``: ``q`` per scale, ``row_pairs``, ``passes``.
     """
     if max_entity_accounts < 2:
         raise InputError(f"max_entity_accounts must be at least 2, got {max_entity_accounts}")
@@ -171,6 +171,7 @@ def pair_evidence(activity: Activity, max_entity_accounts: int = 100, scales=Non
     out["coactive_days"] = days
     out["first_ts"], out["last_ts"] = first, last
     out["pvalue_time"] = np.minimum(1.0, best * max(1, len(scales)))
+    out["pvalue_time_raw"] = best
     out.insert(2, "account_a", activity.accounts[a] if len(a) else np.empty(0, object))
     out.insert(3, "account_b", activity.accounts[b] if len(b) else np.empty(0, object))
     out.attrs.update(q=q, row_pairs=row_pairs, passes=passes, scales=dict(scales))
