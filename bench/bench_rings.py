@@ -1,8 +1,8 @@
 """Ring quality against ground truth, next to two baselines, per ring shape, plus ring speed at scale.
 
-    python bench/bench_rings.py                          # quality on 5k accounts (3 seeds) + shuffled case + 100k timing
+    python bench/bench_rings.py                  # quality on 5k accounts (3 seeds) + shuffled case + 100k timing
     python bench/bench_rings.py --accounts 5000 50000 --seeds 1 2 --speed   # two sizes, no timing
-    python bench/bench_rings.py --speed 1000000          # also time rings on the 1M case from bench_foundation
+    python bench/bench_rings.py --speed 1000000  # also time rings on the 1M case from bench_foundation
 
 Quality metrics (flagged rings vs true rings of every shape):
   ring recall        share of true rings matched by a flagged ring with Jaccard >= 0.5

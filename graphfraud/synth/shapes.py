@@ -283,7 +283,8 @@ def tiny_rings(w) -> None:
         _add_logins(w, t, np.concatenate(a_all), w.home_ip[own], _COUNTRY[w.home[own]], w.dev_base[own],
                     rng.random(len(t)) < 0.03, np.zeros(len(t), dtype=bool))
         mules = members[1:]
-        w.signup_min[mules] = t.min() - rng.integers(2, 30, size=len(mules)) * DAY - rng.integers(0, DAY, size=len(mules))
+        ago = rng.integers(2, 30, size=len(mules)) * DAY + rng.integers(0, DAY, size=len(mules))
+        w.signup_min[mules] = t.min() - ago  # opened (or bought) days before their first use
         w.domain_override[mules] = np.where(rng.random(len(mules)) < 0.5, rng.choice(THROWAWAY),
                                             rng.choice(DOMAINS, size=len(mules)))
         w.no_life[mules] = True
@@ -422,7 +423,7 @@ def family_tablets(w) -> None:
 
 
 def drop_normal_life(w) -> None:
-    """Accounts that exist only for the fraud (farm accounts, mules, carrier-NAT accounts) lose their ordinary logins."""
+    """Accounts that exist only for the fraud (farm accounts, mules, carrier-NAT ones) lose their ordinary logins."""
     b = w.benign_logins
     keep = ~w.no_life[b["acct"]]
     for k in list(b):
