@@ -18,7 +18,13 @@ def test_generated_case_is_clean_and_truth_is_apart(synthetic):
     assert case.rejected.empty
     assert not any("ring" in c for name in ["users", "logins"] for c in case.table(name).columns)
     assert set(truth.rings["account_id"]) <= set(case.users["account_id"])
-    assert truth.rings.groupby("ring_id").size().between(4, 12).all()
+    # every ring's size is within its shape's range (lockstep rings: the original sizes or the small ones)
+    cfg = synthetic.config
+    ranges = {"lockstep": (cfg.small_lockstep_size[0], cfg.ring_size[1]), "slow": cfg.slow_ring_size,
+              "device_farm": cfg.device_farm_size, "tiny": cfg.tiny_ring_size, "proxy_rotation": cfg.proxy_rotation_size,
+              "carrier_nat": cfg.carrier_nat_size}
+    sizes = truth.rings.groupby("ring_id").agg(size=("account_id", "size"), shape=("shape", "first"))
+    assert all(ranges[r.shape][0] <= r.size <= ranges[r.shape][1] for r in sizes.itertuples())
     # victims of stuffing are never ring members, and every campaign hits many accounts
     acc = truth.accounts.set_index("account_id")
     assert not (acc["stuffing_victim"].astype(bool) & acc["ring_id"].notna()).any()

@@ -4,14 +4,20 @@ The generator reproduces what makes real case data hard: carrier NAT / mobile IP
 shared by hundreds of honest accounts, VPN and TOR exits used by honest people,
 households sharing an IP and sometimes a device, travellers, credential-stuffing
 IPs failing against many random victims (a few of whom are taken over and then
-launch EC2 bursts across regions), and colluding rings that log in to their
-accounts through the same proxies and devices within minutes of each other while
-each member also behaves normally (camouflage).
+launch EC2 bursts across regions), and colluding rings of several shapes: lockstep
+rings logging in to their accounts through the same proxies and devices within
+minutes of each other while each member also behaves normally (camouflage), slow
+rings worked hours apart, device farms, tiny rings of a fraudster and his mules,
+rings rotating residential proxies and rings hiding behind a carrier NAT. Honest
+groups that look like rings (MSP admins, families on one tablet, households,
+hotel IPs) are there too, to be left alone (:mod:`graphfraud.synth.shapes`).
 
 Accounts are generated in independent chunks (each with its own hubs, campaigns
 and rings), so a million accounts stream to SQLite without holding the whole case
 in memory. Ground truth is kept apart from the case: a second SQLite file with
-``truth_accounts``, ``truth_rings``, ``truth_campaigns`` and ``truth_ips``.
+``truth_accounts``, ``truth_rings`` (``ring_id, account_id, shape``),
+``truth_honest_groups`` (``group_id, kind, account_id``), ``truth_campaigns`` and
+``truth_ips``.
 
 Examples
 --------
@@ -37,14 +43,34 @@ from .world import make_chunk
 
 __all__ = ["SynthConfig", "Truth", "SyntheticCase", "generate_case", "write_case", "truth_path_for", "load_truth"]
 
+_TRUTH_TABLES = ("accounts", "rings", "campaigns", "ips", "honest_groups")
+
+
 @dataclass(frozen=True, eq=False)
 class Truth:
-    """What really happened in a synthetic case (never part of the case itself)."""
+    """What really happened in a synthetic case (never part of the case itself).
+
+    Attributes
+    ----------
+    accounts
+        One row per account: ``ring_id`` (any shape), ``household_id``, ``compromised``,
+        ``stuffing_victim``, ``mobile``, ``vpn_user``, ``traveller``.
+    rings
+        ``ring_id, account_id, shape``; shapes are in :data:`~graphfraud.synth.config.RING_SHAPES`.
+    campaigns
+        One row per credential-stuffing campaign.
+    ips
+        ``ip, kind, has_reputation``: what each IP really is (home, hub, vpn, residential_proxy, ...).
+    honest_groups
+        ``group_id, kind, account_id``: accounts sharing infrastructure for honest reasons
+        (kinds in :data:`~graphfraud.synth.config.HONEST_KINDS`); none of them should be flagged.
+    """
 
     accounts: pd.DataFrame
     rings: pd.DataFrame
     campaigns: pd.DataFrame
     ips: pd.DataFrame
+    honest_groups: pd.DataFrame
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,12 +83,17 @@ class SyntheticCase:
 def generate_case(n_accounts: int = 2000, seed: int = 0, **options) -> SyntheticCase:
     """Generate a case in memory (fine up to ~100k accounts) with its ground truth.
 
+    ``options`` are :class:`SynthConfig` fields (``days``, ``chunk_size``, the shapes' rates
+    and sizes, ...).
+
     Examples
     --------
     >>> from graphfraud.synth import generate_case
     >>> a, b = generate_case(200, seed=3), generate_case(200, seed=3)
     >>> a.case.logins.equals(b.case.logins)
     True
+    >>> a.truth.rings.columns.tolist()
+    ['ring_id', 'account_id', 'shape']
     """
     cfg = SynthConfig(n_accounts=n_accounts, seed=seed, **options)
     parts = [make_chunk(cfg, i, lo, hi) for i, (lo, hi) in enumerate(_chunks(cfg))]
@@ -116,15 +147,26 @@ def write_case(path: str | Path, n_accounts: int = 2000, seed: int = 0, progress
 
 
 def load_truth(path: str | Path) -> Truth:
-    """Read the ground truth written by :func:`write_case` (give the case or the truth path)."""
+    """Read the ground truth written by :func:`write_case` (give the case or the truth path).
+
+    Truth files written before ring shapes existed hold only lockstep rings and no honest
+    groups: they load with ``shape`` "lockstep" and an empty ``honest_groups``.
+    """
     p = Path(path)
     if not p.name.endswith(".truth.sqlite"):
         p = truth_path_for(p)
     if not p.exists():
         raise InputError(f"no ground truth at {p}")
     with sqlite3.connect(p) as conn:
-        return Truth(**{n: pd.read_sql_query(f"SELECT * FROM truth_{n}", conn) for n in
-                        ("accounts", "rings", "campaigns", "ips")})
+        have = set(pd.read_sql_query("SELECT name FROM sqlite_master WHERE type = 'table'", conn)["name"])
+        missing = [f"truth_{n}" for n in _TRUTH_TABLES[:4] if f"truth_{n}" not in have]
+        if missing:
+            raise InputError(f"{p} is not a ground-truth file written by write_case: no table {', '.join(missing)}")
+        tables = {n: pd.read_sql_query(f"SELECT * FROM truth_{n}", conn) for n in _TRUTH_TABLES if f"truth_{n}" in have}
+    tables.setdefault("honest_groups", pd.DataFrame(columns=["group_id", "kind", "account_id"], dtype=object))
+    if "shape" not in tables["rings"]:
+        tables["rings"]["shape"] = "lockstep"
+    return Truth(**tables)
 
 
 _SQLTYPE = {"id": "TEXT", "text": "TEXT", "ts": "TIMESTAMP", "flag": "INTEGER", "int": "INTEGER",

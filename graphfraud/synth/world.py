@@ -1,10 +1,13 @@
-"""One chunk of a synthetic case, built in named steps that share one random stream.
+"""One chunk of a synthetic case, built in named steps.
 
 The steps run in a fixed order on one :class:`_World` (the chunk's accounts,
-infrastructure and events so far), each drawing from the same generator, so a
-seed gives the same case whatever else changes around them. A new behaviour is
-a new step appended before :func:`_assemble_logins` (appending keeps every
-earlier draw, and so every earlier case, unchanged).
+infrastructure and events so far). The original steps share one generator; the
+ring shapes and honest groups of :mod:`graphfraud.synth.shapes` each draw from
+their own (:func:`~graphfraud.synth.shapes.step_rng`), so adding them left every
+earlier draw, and so every earlier account, login and lockstep ring, unchanged.
+A new behaviour is a new step with its own generator, appended before
+:func:`_assemble_logins`; what it needs in the later tables goes in
+:func:`~graphfraud.synth.shapes.shape_tables`.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
+from . import shapes
 from .config import SynthConfig
 from .vocab import (BENIGN_ACTIONS, COUNTRIES, COUNTRY_P, DOMAINS, FINDING_TYPES, FOREIGN, REGIONS, THROWAWAY, Ids,
                     code_text, diurnal_minutes, ip_text, minute_text)
@@ -33,8 +37,10 @@ def make_chunk(cfg: SynthConfig, chunk: int, lo: int, hi: int) -> tuple[dict, di
                acct_names=np.array([f"A{100000 + i}" for i in range(lo, hi)], dtype=object),
                login_parts=[], ec2_parts=[])
     for step in (_assign_roles, _benign_infrastructure, _benign_logins, _ring_sessions, _credential_stuffing,
-                 _targeted_takeovers, _benign_ec2, _assemble_logins, _ip_reputation, _ec2_table, _users, _payments,
-                 _findings):
+                 _targeted_takeovers, _benign_ec2, shapes.assign_shapes, shapes.slow_rings, shapes.device_farms,
+                 shapes.tiny_rings, shapes.proxy_rotation_rings, shapes.carrier_nat_rings, shapes.small_lockstep_rings,
+                 shapes.msp_groups, shapes.family_tablets, shapes.drop_normal_life, _assemble_logins, _ip_reputation,
+                 _ec2_table, _users, _payments, _findings, shapes.shape_tables):
         step(w)
     return _tables(w), _truth(w)
 
@@ -141,41 +147,15 @@ def _benign_logins(w: _World) -> None:
     new_dev = rng.random(n) < 0.01
     device[new_dev] = ids.devices(int(new_dev.sum()))
     country_code = np.asarray(COUNTRIES, dtype=object)[country]
-    w.login_parts.append(dict(t=t, acct=acct, ip=ip, country=country_code, fail=fail, mfa=mfa, device=device))
+    w.benign_logins = dict(t=t, acct=acct, ip=ip, country=country_code, fail=fail, mfa=mfa, device=device)
+    w.login_parts.append(w.benign_logins)
 
 
 def _ring_sessions(w: _World) -> None:
     """Colluding rings: sessions through shared proxies and devices within minutes, some crypto-mining."""
-    rng, cfg, ids = w.rng, w.cfg, w.ids
     w.ring_proxies, w.ring_rows = [], []
     for r in range(w.n_rings):
-        members = np.flatnonzero(w.ring_of == r)
-        proxies = ids.ips(int(rng.integers(1, 4)))
-        if rng.random() < 0.3:
-            proxies = np.append(proxies, w.vpn_ids[rng.integers(0, w.n_vpn)])
-        w.ring_proxies.append(proxies)
-        devs = ids.devices(int(rng.integers(1, 4)))
-        pcountry = rng.choice(len(COUNTRIES), size=len(proxies))
-        n_sessions = int(rng.integers(5, 11))
-        sess_day = rng.choice(cfg.days, size=n_sessions, replace=False)
-        for d in sess_day:
-            t0 = d * 1440 + int(rng.integers(0, 1380))
-            part = members[rng.random(len(members)) < 0.85]
-            if len(part) < 2:
-                part = members
-            k = len(part)
-            pick = (rng.integers(0, len(proxies), size=k) if rng.random() < 0.5
-                    else np.full(k, rng.integers(0, len(proxies))))
-            w.login_parts.append(dict(
-                t=np.minimum(t0 + np.sort(rng.integers(0, 40, size=k)), w.total_min - 1),
-                acct=part, ip=proxies[pick], country=np.asarray(COUNTRIES, dtype=object)[pcountry[pick]],
-                fail=rng.random(k) < 0.05, mfa=rng.random(k) < 0.05, device=devs[rng.integers(0, len(devs), size=k)]))
-        w.ring_rows.append(pd.DataFrame({"ring_id": f"R{w.chunk:03d}-{r:03d}", "account_id": w.acct_names[members]}))
-        if rng.random() < 0.3:  # some rings mine crypto on their accounts
-            k = int(rng.integers(4, 12))
-            w.ec2_parts.append(dict(t=rng.integers(0, w.total_min, size=k), acct=rng.choice(members, size=k),
-                                    action=np.full(k, "RUN_INSTANCES", dtype=object),
-                                    region=rng.choice(REGIONS, size=k)))
+        shapes.lockstep_ring(w, w.rng, np.flatnonzero(w.ring_of == r), f"R{w.chunk:03d}-{r:03d}", w.ec2_parts)
 
 
 def _credential_stuffing(w: _World) -> None:
@@ -275,8 +255,11 @@ def _assemble_logins(w: _World) -> None:
 
 
 def _ip_reputation(w: _World) -> None:
-    """Risk, TOR and ASN per IP by what it really is (``ip_kind`` in the truth); a few IPs have no row."""
-    rng, uniq_ip = w.rng, w.uniq_ip
+    """Risk, TOR and ASN per IP by what it really is (``ip_kind`` in the truth); a few IPs have no row.
+
+    Covers the IPs of the original steps (``base_uniq_ip``); the shapes' IPs follow in ``shape_tables``.
+    """
+    rng, uniq_ip = w.rng, w.base_uniq_ip
     kind = np.full(len(uniq_ip), "other", dtype=object)
     for name, arr in {"home": w.home_ip, "hub": w.hub_ids, "vpn": w.vpn_ids}.items():
         kind[np.isin(uniq_ip, arr)] = name
@@ -300,7 +283,7 @@ def _ip_reputation(w: _World) -> None:
     tor |= (kind == "ring_proxy") & (rng.random(nip) < 0.25)
     asn = np.where(np.isin(kind, ["hub"]), 20000 + (uniq_ip % 50), rng.integers(1000, 99999, size=nip))
     keep = rng.random(nip) >= w.cfg.missing_reputation_share
-    w.ip_names = ip_text(uniq_ip)
+    w.ip_ids, w.ip_names = uniq_ip, ip_text(uniq_ip)
     w.ip_kind, w.has_reputation = kind, keep
     w.ip_reputation = pd.DataFrame({"ip": w.ip_names[keep], "risk_score": np.round(risk[keep]).astype(np.int64),
                                     "asn": asn[keep].astype(np.int64), "is_tor": tor[keep].astype(np.int64)})
@@ -384,7 +367,7 @@ def _tables(w: _World) -> dict:
 def _truth(w: _World) -> dict:
     accounts = pd.DataFrame({
         "account_id": w.acct_names,
-        "ring_id": [f"R{w.chunk:03d}-{r:03d}" if r >= 0 else None for r in w.ring_of],
+        "ring_id": shapes.truth_ring_ids(w),
         "household_id": [f"H{w.chunk:03d}-{h:04d}" if h >= 0 else None for h in w.household_of],
         "compromised": w.compromised.astype(int),
         "stuffing_victim": w.victim.astype(int),
@@ -395,5 +378,6 @@ def _truth(w: _World) -> dict:
     ips = pd.DataFrame({"ip": w.ip_names, "kind": w.ip_kind, "has_reputation": w.has_reputation.astype(int)})
     campaigns = pd.DataFrame(w.campaign_rows)
     campaigns["first_seen"] = w.minute_text[campaigns.pop("first_minute").to_numpy()]
-    return {"accounts": accounts, "rings": pd.concat(w.ring_rows, ignore_index=True), "campaigns": campaigns,
-            "ips": ips}
+    rings = pd.concat(w.ring_rows + shapes.truth_ring_rows(w), ignore_index=True)
+    return {"accounts": accounts, "rings": rings, "campaigns": campaigns, "ips": ips,
+            "honest_groups": shapes.truth_honest_groups(w)}
