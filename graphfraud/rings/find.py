@@ -27,13 +27,13 @@ from ..graph.activity import Activity, entity_activity
 from .communities import detect_communities, ring_id_for
 from .hubs import hub_spike_evidence
 from .pairs import TIME_SCALES, hub_entities, pair_evidence
-from .sharing import main_device_sharing
+from .sharing import sharing_tests
 from .summary import ring_summaries
 
-__all__ = ["RingResult", "find_rings", "rings_from_activity", "KINDS"]
+__all__ = ["RingResult", "find_rings", "rings_from_activity", "pair_table", "KINDS"]
 
 #: the kinds of pair evidence; a pair's p-value is its best kind's times their number
-KINDS = ("time", "hub", "device")
+KINDS = ("time", "hub", "device", "combo")
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,7 +55,7 @@ class RingResult:
     hubs: pd.DataFrame
     activity: Activity
     params: dict = field(default_factory=dict)
-    device_sharing: pd.DataFrame | None = None  # main-device rows (see graphfraud.rings.sharing)
+    sharing: tuple = ()  # the SharingTest results (see graphfraud.rings.sharing)
 
     @property
     def flagged(self) -> pd.DataFrame:
@@ -76,7 +76,7 @@ def find_rings(
     max_entity_accounts: int = 100,
     alpha: float = 0.01,
     edge_pvalue: float = 0.01,
-    min_evidence_days: int = 2,
+    min_evidence_days: int = 3,
     campaign_min_victims: int = 10,
     hub_spike_pvalue: float = 1e-4,
     member_pvalue: float = 1e-3,
@@ -148,32 +148,39 @@ def pair_table(activity: Activity, params: dict) -> tuple[pd.DataFrame, pd.DataF
     """Every linked pair with its evidence of each kind, the main-device rows, and the test counts."""
     pairs = pair_evidence(activity, params["max_entity_accounts"])
     hub, hub_info = hub_spike_evidence(activity, params["max_entity_accounts"], params["hub_spike_pvalue"])
-    sharing, fit = main_device_sharing(activity)
-    shared = sharing[(sharing["main_accounts"] >= 2) & (sharing["main_accounts"] <= params["max_entity_accounts"])]
-    dev_pairs = shared.merge(shared[["device", "account"]], on="device", suffixes=("_a", "_b"))
-    dev_pairs = dev_pairs[dev_pairs["account_a"] < dev_pairs["account_b"]]
-    dev_pairs = (dev_pairs.groupby(["account_a", "account_b"], sort=True)["pvalue"].min()
-                 .rename("pvalue_device").reset_index().rename(columns={"account_a": "a", "account_b": "b"}))
+    sharing = sharing_tests(activity)
+    share_pairs = []
+    for test in sharing:
+        rows = test.rows[(test.rows["k"] >= 2) & (test.rows["k"] <= params["max_entity_accounts"])]
+        both = rows.merge(rows[["thing", "account"]], on="thing", suffixes=("_a", "_b"))
+        both = both[both["account_a"] < both["account_b"]]
+        share_pairs.append(both.groupby(["account_a", "account_b"], sort=True)["pvalue"].min()
+                           .rename(f"pvalue_{test.name}").reset_index()
+                           .rename(columns={"account_a": "a", "account_b": "b"}))
     table = pairs.drop(columns=["account_a", "account_b"])
-    for extra in (hub, dev_pairs):
+    for extra in (hub, *share_pairs):
         table = table.merge(extra, on=["a", "b"], how="outer")
-    for col in ("pvalue_time", "pvalue_time_raw", "pvalue_hub", "pvalue_device"):
+    table["min_entity_accounts"] = table["min_entity_accounts"].fillna(0).astype(np.int64)
+    kind_cols = [f"pvalue_{k}" for k in KINDS]
+    scale_p = [f"pvalue_{name}" for name in pairs.attrs["scales"]]
+    for col in kind_cols + scale_p + ["pvalue_time_raw"]:
         table[col] = table[col].fillna(1.0)
     fill = [c for c in table.columns if c.startswith(("coactive", "expected", "shared_"))]
     table[fill] = table[fill].fillna(0)
     int_cols = [c for c in fill if c.startswith(("coactive", "shared_"))]
     table[int_cols] = table[int_cols].astype(np.int64)
-    best = table[["pvalue_time", "pvalue_hub", "pvalue_device"]].min(axis=1).to_numpy()
+    best = table[kind_cols].min(axis=1).to_numpy()
     table["pvalue"] = np.minimum(1.0, best * len(KINDS))
     # the edge screen: the best single p-value, before any correction (the group tests correct)
-    table["pvalue_screen"] = table[["pvalue_time_raw", "pvalue_hub", "pvalue_device"]].min(axis=1)
+    table["pvalue_screen"] = table[["pvalue_time_raw"] + kind_cols[1:]].min(axis=1)
     table = table.sort_values(["a", "b"], kind="stable").reset_index(drop=True)
     table.insert(2, "account_a", activity.accounts[table["a"].to_numpy()] if len(table) else [])
     table.insert(3, "account_b", activity.accounts[table["b"].to_numpy()] if len(table) else [])
-    tests = {"time_pairs": len(pairs), "hub_pairs": hub_info["pairs"], "devices_tested": fit["devices_tested"]}
+    tests = {"time_pairs": len(pairs), "hub_pairs": hub_info["pairs"],
+             **{f"{t.name}_tested": t.tested for t in sharing}}
     info = {**tests, "tests": max(1, sum(tests.values())), "q": pairs.attrs["q"], "row_pairs": pairs.attrs["row_pairs"],
-            "passes": pairs.attrs["passes"], "device_share_r": fit["r"], "hub_spike_cells": hub_info["spike_cells"],
-            "hub_skipped_cells": hub_info["skipped_cells"]}
+            "passes": pairs.attrs["passes"], **{f"{t.name}_share_r": t.r for t in sharing},
+            "hub_spike_cells": hub_info["spike_cells"], "hub_skipped_cells": hub_info["skipped_cells"]}
     return table, sharing, info
 
 
@@ -216,7 +223,6 @@ def _prune(groups: list[set], pairs: pd.DataFrame, member_pvalue: float) -> list
     ga = group_of.reindex(pairs["a"].to_numpy()).to_numpy()
     gb = group_of.reindex(pairs["b"].to_numpy()).to_numpy()
     inside = pairs[(ga == gb) & ~np.isnan(ga)]
-    # the screening p-value: this only decides who belongs, the group tests correct for everything
     w = -2 * np.log(np.clip(inside["pvalue_screen"].to_numpy(dtype=float), 1e-300, 1.0))
     by_group = dict(tuple(pd.DataFrame({"g": group_of.reindex(inside["a"].to_numpy()).to_numpy(),
                                         "a": inside["a"].to_numpy(), "b": inside["b"].to_numpy(), "w": w})
@@ -264,4 +270,4 @@ def rings_from_activity(case: Case, activity: Activity, campaigns: pd.DataFrame,
         bursts = detect_bursts(case, since=params["since"], until=params["until"])
     summary = ring_summaries(case, rings, pairs, activity, sharing, threshold, params, signals, bursts)
     hubs = hub_entities(activity, params["max_entity_accounts"])
-    return RingResult(rings, summary, pairs, campaigns, hubs, activity, params, sharing)
+    return RingResult(rings, summary, pairs, campaigns, hubs, activity, params, tuple(sharing))

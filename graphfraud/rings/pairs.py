@@ -119,7 +119,8 @@ def pair_evidence(activity: Activity, max_entity_accounts: int = 100, scales=Non
     -------
     DataFrame
         one row per pair co-active at least once at some scale (``a < b`` codes,
-        ``account_a``, ``account_b``): ``shared_ips``, ``shared_devices``, then
+        ``account_a``, ``account_b``): ``shared_ips``, ``shared_devices``,
+        ``min_entity_accounts`` (accounts on the most specific entity they share), then
         per scale ``coactive_<s>`` (distinct pairs of their bins within the
         tolerance), ``expected_<s>`` (the same under the null),
         ``pvalue_<s>`` (Poisson, at least that many); ``coactive_days``,
@@ -148,6 +149,10 @@ def pair_evidence(activity: Activity, max_entity_accounts: int = 100, scales=Non
     is_dev = activity.is_device[pent] if len(pent) else np.zeros(0, bool)
     out["shared_devices"] = np.bincount(pidx, weights=is_dev, minlength=len(keys)).astype(np.int64)
     out["shared_ips"] = np.bincount(pidx, minlength=len(keys)) - out["shared_devices"]
+    # the most specific entity the pair shares: how many pairs of accounts could have met there by chance
+    min_pop = np.full(len(keys), np.iinfo(np.int64).max)
+    np.minimum.at(min_pop, pidx, pop[pent])
+    out["min_entity_accounts"] = np.where(min_pop == np.iinfo(np.int64).max, 0, min_pop)
     a, b = out["a"].to_numpy(), out["b"].to_numpy()
     best = np.ones(len(keys))
     days = np.zeros(len(keys), dtype=np.int64)

@@ -1,68 +1,148 @@
-"""Device evidence without timing: one device fingerprint that is the main device of many accounts.
+"""Sharing evidence without timing: one piece of infrastructure that too many accounts depend on.
 
-A device farm works fresh accounts one after another on one emulator or phone:
-each account lives a few days, so no two are ever co-active, yet the device is
-the main (or only) device of dozens of accounts. Honest sharing is small:
-a family tablet is the main device of two or three accounts, not thirty.
+Two tests, one null model. Honest sharing is small: a family tablet is the main
+device of two or three accounts, a couple on holiday share a hotel IP and a
+tablet. So each test counts, per shared thing, the accounts that use it *in a
+way only one hand explains*:
 
-The null model is fitted on the case itself. Let ``K`` be the number of
-accounts whose main device is a given device. Honest sharing is taken to
-decay at least geometrically, ``P(K >= k | K >= 1) = r ** (k - 1)``, with ``r``
-the share of devices that are the main device of two or more accounts (its
-upper 99% Wilson bound, so a case with few devices, or with many rings, gets a
-larger, more cautious ``r``). A device's p-value is ``r ** (K - 1)``; it is one
-test per device, so the ring threshold counts the devices tested.
+- ``device``: accounts whose **main device** (at least half of their logins that
+  carry a device) it is. A device farm works fresh accounts one after another on
+  one emulator: never co-active, but the emulator is the main device of dozens.
+- ``combo``: accounts that used one **IP and device together** on 2+ days while
+  that IP is **not their main IP**. A slow operator works accounts that keep a
+  normal life elsewhere through his own proxy and laptop, a few a day, hours
+  apart: the pair (proxy, laptop) is a second home to many accounts. A household
+  is excluded by construction (the home IP is its members' main IP), and so are
+  hotels, cafés and offices (each visitor brings their own device).
+
+Null (fitted on the case): the number ``K`` of such accounts per thing decays at
+least geometrically, ``P(K >= k | K >= 1) = r ** (k - 1)``, with ``r`` the upper
+99% Wilson bound of the share of things with ``K >= 2``; a thing's p-value is
+``r ** (K - 1)``, one test per thing (so the ring threshold counts things tested).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from ..graph.activity import Activity
-from .cooccur import run_starts
+from .cooccur import distinct_rows, run_starts
 
-__all__ = ["main_device_sharing", "MAIN_DEVICE_SHARE"]
+__all__ = ["SharingTest", "main_entity", "main_device_sharing", "secondary_combo_sharing", "sharing_tests", "MAIN_SHARE"]
 
-#: an account's main device carries at least this share of its logins that have a device
-MAIN_DEVICE_SHARE = 0.5
+#: an account's main device (or IP) carries at least this share of its logins that have one
+MAIN_SHARE = 0.5
+#: a combination counts for an account used on at least this many distinct days
+COMBO_MIN_DAYS = 2
 
 
-def main_device_sharing(activity: Activity, min_share: float = MAIN_DEVICE_SHARE) -> tuple[pd.DataFrame, dict]:
-    """Per device: the accounts whose main device it is, and how surprising that many are.
+@dataclass(frozen=True)
+class SharingTest:
+    """``rows``: ``thing, account, k, pvalue`` (one row per qualifying account); ``r``; ``tested``; ``label``.
 
-    Returns
-    -------
-    (DataFrame, dict)
-        rows ``device`` (entity code), ``account`` (code) for every account with a
-        main device, and per-device ``main_accounts`` and ``pvalue``;
-        the dict holds ``r`` (fitted decay), ``devices_tested``.
+    ``thing`` is an entity code (``device``) or ``ip_code * n_entities + device_code`` (``combo``).
+    """
+
+    name: str
+    label: str
+    rows: pd.DataFrame
+    r: float
+    tested: int
+
+    def describe(self, thing: int, activity: Activity) -> str:
+        if self.name == "combo":
+            ip, dev = divmod(int(thing), activity.n_entities)
+            return f"{activity.entities[ip]} + {activity.entities[dev]}"
+        return str(activity.entities[int(thing)])
+
+
+def _test(name: str, label: str, thing: np.ndarray, account: np.ndarray) -> SharingTest:
+    thing, account = distinct_rows(np.asarray(thing, np.int64), np.asarray(account, np.int64))
+    starts = run_starts(thing)
+    k_per = np.diff(np.append(starts, len(thing)))
+    tested, shared = len(starts), int((k_per >= 2).sum())
+    r = _wilson_upper(shared, tested)
+    k = np.repeat(k_per, k_per)
+    rows = pd.DataFrame({"thing": thing, "account": account, "k": k,
+                         "pvalue": np.where(k >= 2, r ** (k - 1.0), 1.0)})
+    return SharingTest(name, label, rows, r, tested)
+
+
+def main_entity(entity: np.ndarray, account: np.ndarray, n_accounts: int, share: float) -> np.ndarray:
+    """Per account, the entity carrying at least ``share`` of its rows (``-1`` when none does)."""
+    base = np.int64(entity.max()) + 1 if len(entity) else np.int64(1)
+    key = np.sort(account.astype(np.int64) * base + entity)
+    st = run_starts(key)
+    n = np.diff(np.append(st, len(key)))
+    a, e = key[st] // base, key[st] % base
+    total = np.bincount(account, minlength=n_accounts)
+    main = np.full(n_accounts, -1, dtype=np.int64)
+    ok = n >= share * total[a]
+    main[a[ok]] = e[ok]
+    return main
+
+
+def main_device_sharing(activity: Activity, share: float = MAIN_SHARE) -> SharingTest:
+    """Accounts per device whose main device it is.
 
     Examples
     --------
     >>> from graphfraud.graph.activity import activity_from_rows
     >>> act = activity_from_rows([f"A{i}" for i in range(12)] + ["B", "C"], ["device"] * 14,
     ...                          ["emu"] * 12 + ["b1", "c1"], range(14))
-    >>> rows, fit = main_device_sharing(act)
-    >>> int(rows.loc[rows["main_accounts"] == 12, "account"].nunique()), fit["devices_tested"]
+    >>> t = main_device_sharing(act)
+    >>> int(t.rows["k"].max()), t.tested
     (12, 3)
     """
     dev = activity.is_device[activity.entity]
-    ent, acct = activity.entity[dev].astype(np.int64), activity.account[dev].astype(np.int64)
-    starts = run_starts(ent, acct)
-    n_logins = np.diff(np.append(starts, len(ent)))
-    d, a = ent[starts], acct[starts]
-    per_account = np.bincount(a, weights=n_logins, minlength=activity.n_accounts)
-    main = n_logins >= min_share * per_account[a]
-    d, a = d[main], a[main]
-    k = np.bincount(d, minlength=activity.n_entities)
-    tested = int((k >= 1).sum())
-    shared = int((k >= 2).sum())
-    r = _wilson_upper(shared, tested)
-    kd = k[d]
-    pvalue = np.where(kd >= 2, r ** (kd - 1.0), 1.0)
-    rows = pd.DataFrame({"device": d, "account": a, "main_accounts": kd, "pvalue": pvalue})
-    return rows, {"r": r, "devices_tested": tested}
+    main = main_entity(activity.entity[dev], activity.account[dev], activity.n_accounts, share)
+    has = np.flatnonzero(main >= 0)
+    return _test("device", "shared main device", main[has], has)
+
+
+def secondary_combo_sharing(activity: Activity, share: float = MAIN_SHARE,
+                            min_days: int = COMBO_MIN_DAYS) -> SharingTest:
+    """Accounts per (IP, device) combination used on ``min_days``+ days away from the account's main IP.
+
+    Examples
+    --------
+    >>> from graphfraud.graph.activity import activity_from_rows
+    >>> rows = [(a, "ip", f"home-{a}", t) for a in "ABCD" for t in range(0, 10 * 86400, 86400)]
+    >>> rows += [(a, k, v, t) for a in "ABCD" for t in (86400 * 2 + 7, 86400 * 5 + 7)
+    ...          for k, v in (("ip", "proxy"), ("device", "laptop"))]
+    >>> t = secondary_combo_sharing(activity_from_rows(*zip(*rows)))
+    >>> int(t.rows["k"].max())
+    4
+    """
+    dev_row = activity.is_device[activity.entity]
+    ip_acct, ip_ent, ip_ts = activity.account[~dev_row], activity.entity[~dev_row], activity.ts[~dev_row]
+    main_ip = main_entity(ip_ent, ip_acct, activity.n_accounts, share)
+    # the IP and the device of the same login: same account, same second
+    ip_key = ip_acct.astype(np.int64) * (1 << 34) + (ip_ts - activity.ts.min() if len(ip_ts) else ip_ts)
+    order = np.argsort(ip_key, kind="stable")
+    ip_key, ip_ent_sorted = ip_key[order], ip_ent[order]
+    d_acct, d_ent, d_ts = activity.account[dev_row], activity.entity[dev_row], activity.ts[dev_row]
+    d_key = d_acct.astype(np.int64) * (1 << 34) + (d_ts - activity.ts.min() if len(d_ts) else d_ts)
+    pos = np.minimum(np.searchsorted(ip_key, d_key), max(len(ip_key) - 1, 0))
+    hit = (ip_key[pos] == d_key) if len(ip_key) else np.zeros(len(d_key), dtype=bool)
+    ip = ip_ent_sorted[pos[hit]].astype(np.int64)
+    acct = d_acct[hit].astype(np.int64)
+    combo = ip * activity.n_entities + d_ent[hit]
+    away = ip != main_ip[acct]
+    combo, acct, day = combo[away], acct[away], d_ts[hit][away] // 86400
+    c, a, _ = distinct_rows(combo, acct, day)
+    st = run_starts(c, a)
+    days = np.diff(np.append(st, len(c)))
+    keep = days >= min_days
+    return _test("combo", "shared secondary IP and device", c[st][keep], a[st][keep])
+
+
+def sharing_tests(activity: Activity) -> list[SharingTest]:
+    """Both sharing tests on one activity table."""
+    return [main_device_sharing(activity), secondary_combo_sharing(activity)]
 
 
 def _wilson_upper(k: int, n: int, z: float = 2.326) -> float:

@@ -7,6 +7,7 @@ import pandas as pd
 from scipy import stats
 
 from .pairs import TIME_SCALES
+from .sharing import MAIN_SHARE, main_entity
 
 __all__ = ["ring_summaries", "SUMMARY_COLUMNS", "SCORE_WEIGHTS", "VERDICTS", "ring_tests"]
 
@@ -32,51 +33,79 @@ BENIGN_ENTERPRISE_SHARE = 0.5
 BENIGN_MFA_SHARE = 0.5
 
 
-def ring_tests(pairs: pd.DataFrame, ring_code: np.ndarray, n_rings: int, sharing: pd.DataFrame,
-               device_r: float, scales=TIME_SCALES) -> pd.DataFrame:
+def ring_tests(pairs: pd.DataFrame, ring_code: np.ndarray, n_rings: int, sharing, scales=TIME_SCALES) -> pd.DataFrame:
     """The ring-level tests, one row per ring (index = ring number); see ``docs/rings.md``.
 
-    - ``p_time``: pooled co-activity (sum of observed vs sum of expected over member
-      pairs) at each time scale, best scale times the number of scales;
-    - ``p_hub``: pooled spike hours shared on hubs beyond the first (each hub pair was
-      found through one shared spike, so only the excess counts);
-    - ``p_dense``: Fisher's combination of the time/hub p-values of *all* member pairs,
-      a pair with no evidence counting as p = 1. A group Louvain assembled from a few
-      chance edges is sparse and fails it; a real ring is dense;
-    - ``p_device``: the main-device test for the most members sharing one main device.
+    Timing (``p_timing``), per time scale and for hub spikes: the *pooled* test (sum of
+    observed vs sum of expected over member pairs) and the *density* test (Fisher's
+    combination of that scale's p-values over all member pairs, a pair with no evidence
+    counting as p = 1, each pair's p-value multiplied by ``n(n-1) / k(k-1)`` for a group of ``k`` that met
+    on an entity of ``n`` accounts), the larger of the two; the best scale or hub, times their number.
+    A group Louvain assembled from a few chance edges can pass the pooled test but is
+    sparse and fails the density test; a real ring passes both.
+
+    Sharing (``p_sharing``): for each :class:`~graphfraud.rings.sharing.SharingTest`,
+    ``r ** (K - 1)`` for the most members ``K`` sharing one thing; the best times their number.
+
+    ``p_ring``: Fisher's combination of the two families (independent under the null: one is
+    about when accounts used what they share, the other about how many share it).
     """
     ra, rb = ring_code[pairs["a"].to_numpy()], ring_code[pairs["b"].to_numpy()]
     inside = pairs[(ra >= 0) & (ra == rb)]
     r = ring_code[inside["a"].to_numpy()]
+    size = np.bincount(ring_code[ring_code >= 0], minlength=n_rings)
+    df = np.maximum(size * (size - 1), 2)  # 2 degrees of freedom per member pair
+
+    def dense(pv):
+        return stats.chi2.sf(np.bincount(r, weights=-2 * np.log(np.clip(pv, 1e-300, 1.0)), minlength=n_rings), df)
+
     out = pd.DataFrame(index=pd.RangeIndex(n_rings))
-    best = np.ones(n_rings)
+    # A pair met on an entity used by n accounts, in a group of k: the group could have been picked from
+    # n(n-1)/2 pairs there, only k(k-1)/2 of them its own. On a ring's own proxy n = k and nothing changes;
+    # on a busy 80-account mobile IP, five accounts that met there by chance no longer look dense.
+    n_e = inside["min_entity_accounts"].to_numpy(dtype=float)
+    k = size[r].astype(float)
+    crowd = np.maximum(1.0, n_e * (n_e - 1) / np.maximum(k * (k - 1), 2))
+    timing = {}
     for name in scales:
         obs = np.bincount(r, weights=inside[f"coactive_{name}"], minlength=n_rings)
         exp = np.bincount(r, weights=inside[f"expected_{name}"], minlength=n_rings)
         out[f"coactive_{name}"], out[f"expected_{name}"] = obs.astype(np.int64), exp
-        best = np.minimum(best, np.where(obs > 0, stats.poisson.sf(obs - 1, exp), 1.0))
-    out["p_time"] = np.minimum(1.0, best * len(scales))
+        pooled = np.where(obs > 0, stats.poisson.sf(obs - 1, exp), 1.0)
+        timing[name] = np.maximum(pooled, dense(np.minimum(1.0, inside[f"pvalue_{name}"].to_numpy() * crowd)))
     c_hub, mu_hub = inside["coactive_hub"].to_numpy(), inside["expected_hub"].to_numpy()
     seen = c_hub > 0
     excess = np.bincount(r[seen], weights=c_hub[seen] - 1, minlength=n_rings)
     mu_ex = np.bincount(r[seen], weights=mu_hub[seen] / -np.expm1(-np.maximum(mu_hub[seen], 1e-300)) - 1,
                         minlength=n_rings)
     out["coactive_hub"], out["expected_hub"] = excess.astype(np.int64), mu_ex
-    out["p_hub"] = np.where(excess > 0, stats.poisson.sf(excess - 1, mu_ex), 1.0)
-    p_pair = np.minimum(1.0, np.minimum(inside["pvalue_time"], inside["pvalue_hub"]).to_numpy() * 2)
-    fisher = np.bincount(r, weights=-2 * np.log(np.maximum(p_pair, 1e-300)), minlength=n_rings)
-    size = np.bincount(ring_code[ring_code >= 0], minlength=n_rings)
-    df = np.maximum(size * (size - 1), 2)  # 2 degrees of freedom per member pair
-    out["p_dense"] = stats.chi2.sf(fisher, df)
+    timing["hub"] = np.maximum(np.where(excess > 0, stats.poisson.sf(excess - 1, mu_ex), 1.0),
+                               dense(inside["pvalue_hub"].to_numpy()))
+    for name, pv in timing.items():
+        out[f"p_{name}"] = pv
+    t_all = np.vstack(list(timing.values()))
+    out["best_timing"] = np.array(list(timing))[t_all.argmin(axis=0)]
+    out["p_timing"] = np.minimum(1.0, t_all.min(axis=0) * len(timing))
     out["coactive_days"] = (inside.groupby(r)["coactive_days"].max().reindex(out.index, fill_value=0)
                             .astype(np.int64))
-    mem = sharing[ring_code[sharing["account"].to_numpy()] >= 0]
-    per = mem.assign(ring=ring_code[mem["account"].to_numpy()]).groupby(["ring", "device"]).size()
-    top = per.sort_values(ascending=False, kind="stable").reset_index(name="k").drop_duplicates("ring")
-    out["device_members"] = top.set_index("ring")["k"].reindex(out.index, fill_value=0).astype(np.int64)
-    out["device"] = top.set_index("ring")["device"].reindex(out.index, fill_value=-1).astype(np.int64)
-    k = out["device_members"].to_numpy()
-    out["p_device"] = np.where(k >= 2, device_r ** (k - 1.0), 1.0)
+    shares = []
+    for test in sharing:
+        rows = test.rows[test.rows["k"] >= 2]
+        rows = rows[ring_code[rows["account"].to_numpy()] >= 0]
+        per = rows.assign(ring=ring_code[rows["account"].to_numpy()]).groupby(["ring", "thing"]).size()
+        top = per.sort_values(ascending=False, kind="stable").reset_index(name="k").drop_duplicates("ring")
+        top = top.set_index("ring")
+        k = top["k"].reindex(out.index, fill_value=0).to_numpy(dtype=np.int64)
+        out[f"{test.name}_members"] = k
+        out[f"{test.name}_thing"] = top["thing"].reindex(out.index, fill_value=-1).to_numpy(dtype=np.int64)
+        out[f"p_{test.name}"] = np.where(k >= 2, test.r ** (k - 1.0), 1.0)
+        shares.append(out[f"p_{test.name}"].to_numpy())
+    s_all = np.vstack(shares) if shares else np.ones((1, n_rings))
+    out["best_sharing"] = (np.array([t.name for t in sharing])[s_all.argmin(axis=0)] if shares
+                           else np.full(n_rings, ""))
+    out["p_sharing"] = np.minimum(1.0, s_all.min(axis=0) * max(1, len(shares)))
+    fisher = -2 * (np.log(np.clip(out["p_timing"], 1e-300, 1)) + np.log(np.clip(out["p_sharing"], 1e-300, 1)))
+    out["p_ring"] = stats.chi2.sf(fisher, 4)
     return out
 
 
@@ -87,8 +116,9 @@ def ring_summaries(case, rings, pairs, activity, sharing, threshold, params, sig
     ring_ids = np.array(sorted(rings["ring_id"].unique()), dtype=object)
     ring_code = np.full(activity.n_accounts, -1, dtype=np.int64)
     ring_code[activity.account_codes(rings["account_id"])] = np.searchsorted(ring_ids, rings["ring_id"])
-    tests = ring_tests(pairs, ring_code, len(ring_ids), sharing, params["device_share_r"])
-    days_device = _device_days(activity, ring_code, tests)
+    tests = ring_tests(pairs, ring_code, len(ring_ids), sharing)
+    share_days = {t.name: _thing_days(activity, ring_code, tests[f"{t.name}_thing"].to_numpy(), t.name)
+                  for t in sharing}
 
     # entities used by 2+ members of the same ring
     member_rows = ring_code[activity.account] >= 0
@@ -118,6 +148,7 @@ def ring_summaries(case, rings, pairs, activity, sharing, threshold, params, sig
     with_bursts = set(bursts["account_id"]) if bursts is not None else set()
     composite = signals.set_index("account_id")["composite"] if signals is not None else pd.Series(dtype=float)
     enterprise = _enterprise(case)
+    home, own_device = _household_traits(activity)
     mfa = member_logins.groupby("ring")["mfa"].mean()
 
     shared_by = dict(tuple(shared.groupby("ring")))
@@ -129,11 +160,14 @@ def ring_summaries(case, rings, pairs, activity, sharing, threshold, params, sig
         t = tests.loc[ring]
         sh = shared_by.get(ring, empty_shared)
         n = len(mem)
-        kinds = {"co-activity": max(t["p_time"], t["p_dense"]), "hub spikes": max(t["p_hub"], t["p_dense"]),
-                 "shared main device": t["p_device"]}
-        kind = min(kinds, key=kinds.get)
-        ring_pv = float(min(1.0, kinds[kind] * len(kinds)))
-        days = int(t["coactive_days"]) if kind != "shared main device" else int(days_device.get(ring, 0))
+        ring_pv = float(t["p_ring"])
+        test = next((x for x in sharing if x.name == t["best_sharing"]), None)
+        if t["p_timing"] <= t["p_sharing"]:
+            test = None
+            kind = "hub spikes" if t["best_timing"] == "hub" else "co-activity"
+        else:
+            kind = test.label
+        days = int(t["coactive_days"]) if test is None else int(share_days[test.name].get(ring, 0))
         significant = ring_pv < threshold and days >= params["min_evidence_days"]
         ips, devs = sh[sh["type"] == "ip"], sh[sh["type"] == "device"]
         surprise = -np.log10(max(ring_pv, 1e-300))
@@ -151,8 +185,11 @@ def ring_summaries(case, rings, pairs, activity, sharing, threshold, params, sig
         }
         ent_share = float(enterprise.reindex(mem).fillna(0).mean()) if len(enterprise) else 0.0
         mfa_share = float(mfa.get(ring, 0.0))
+        codes = activity.account_codes(mem)
+        household = bool(home[codes[0]] >= 0 and (home[codes] == home[codes[0]]).all() and own_device[codes].all())
         verdict, reason = _verdict(significant, ring_pv, threshold, days, params["min_evidence_days"], ent_share,
-                                   mfa_share, n_bad, n_find, n_bursts, bool(ips["tor"].any()) if len(ips) else False)
+                                   mfa_share, n_bad, n_find, n_bursts, bool(ips["tor"].any()) if len(ips) else False,
+                                   household)
         first_seen, last_seen = seen.get(ring, (pd.NaT, pd.NaT))
         ctry = country_by.get(ring, pd.Series(dtype=object)).dropna()
         rows.append({
@@ -164,7 +201,7 @@ def ring_summaries(case, rings, pairs, activity, sharing, threshold, params, sig
             "countries": ";".join(ctry.value_counts().index[:5]),
             "members_with_bursts": n_bursts, "members_with_findings": n_find, "members_with_bad_payments": n_bad,
             "first_seen": first_seen, "last_seen": last_seen,
-            "top_evidence": _evidence_text(n, kind, t, sh, days, ring_pv, activity),
+            "top_evidence": _evidence_text(n, kind, t, sh, days, ring_pv, activity, sharing),
             "verdict_reason": reason,
             "significant_pairs": 0, "coactive_days": days,
             **{f"c_{k}": round(v, 4) for k, v in comp.items()},
@@ -177,7 +214,8 @@ def ring_summaries(case, rings, pairs, activity, sharing, threshold, params, sig
     return out.drop(columns="_o").reset_index(drop=True)
 
 
-def _verdict(significant, pv, threshold, days, min_days, ent_share, mfa_share, n_bad, n_find, n_bursts, tor):
+def _verdict(significant, pv, threshold, days, min_days, ent_share, mfa_share, n_bad, n_find, n_bursts, tor,
+             household):
     if not significant:
         why = (f"p={_pv(pv)} is not below the threshold {threshold:.2g}" if pv >= threshold else
                f"evidence on {days} day(s), fewer than {min_days}")
@@ -187,10 +225,25 @@ def _verdict(significant, pv, threshold, days, min_days, ent_share, mfa_share, n
         return VERDICTS[1], (f"{ent_share:.0%} of members are enterprise accounts, MFA on {mfa_share:.0%} of their "
                              "logins, no bad payment, finding or burst, no TOR: one hand (e.g. an IT admin or MSP) "
                              "running accounts it is entitled to")
+    if clean and household:
+        return VERDICTS[1], ("a household: every member's main IP is the same (home), each member also has a device "
+                             "of its own, and no member has a bad payment, finding or burst")
     bad = [w for w, n in (("bad payments", n_bad), ("security findings", n_find), ("EC2 bursts", n_bursts)) if n]
     return VERDICTS[0], ("common control beyond chance" + (f"; members with {', '.join(bad)}" if bad else "")
                          + ("; TOR on shared IPs" if tor else "")
-                         + (f"; only {ent_share:.0%} enterprise, MFA on {mfa_share:.0%} of logins"))
+                         + (f"; only {ent_share:.0%} enterprise, MFA on {mfa_share:.0%} of logins")
+                         + ("" if not household else "; members share a home IP but not a clean history"))
+
+
+def _household_traits(activity):
+    """Per account code: its main IP (``-1`` if none carries half its logins) and whether it has a device of its own."""
+    ip_rows = ~activity.is_device[activity.entity]
+    home = main_entity(activity.entity[ip_rows], activity.account[ip_rows], activity.n_accounts, MAIN_SHARE)
+    pop = activity.popularity()
+    dev = ~ip_rows
+    own = np.zeros(activity.n_accounts, dtype=bool)
+    own[activity.account[dev][pop[activity.entity[dev]] == 1]] = True
+    return home, own
 
 
 def _significant_pairs(pairs, ring_code, threshold, n_rings) -> np.ndarray:
@@ -199,12 +252,13 @@ def _significant_pairs(pairs, ring_code, threshold, n_rings) -> np.ndarray:
     return np.bincount(ra[ok], minlength=n_rings)
 
 
-def _device_days(activity, ring_code, tests) -> dict:
-    """Per ring whose best device evidence is a shared main device: distinct days members used it."""
-    dev = tests["device"].to_numpy()
+def _thing_days(activity, ring_code, thing_of_ring, name) -> dict:
+    """Per ring: distinct days its members used the ring's best shared thing (its device for a combination)."""
+    device = np.where(thing_of_ring >= 0, thing_of_ring % activity.n_entities if name == "combo" else thing_of_ring,
+                      -1)
     rows = ring_code[activity.account] >= 0
     r = ring_code[activity.account[rows]]
-    on = activity.entity[rows].astype(np.int64) == dev[r]
+    on = activity.entity[rows].astype(np.int64) == device[r]
     days = np.unique(r[on] * np.int64(1 << 32) + activity.ts[rows][on] // 86400)
     rings, n = np.unique(days // np.int64(1 << 32), return_counts=True)
     return dict(zip(rings.tolist(), n.tolist()))
@@ -237,7 +291,8 @@ def _member_logins(case, rings, params) -> pd.DataFrame:
         "mfa": lg["mfa_used"].to_numpy(dtype=float)[keep], "ts": ts[keep]})
 
 
-def _evidence_text(n, kind, t, sh, days, pv, activity) -> str:
+def _evidence_text(n, kind, t, sh, days, pv, activity, sharing) -> str:
+    """The infrastructure, then the strongest evidence of each family that is itself below 0.01, in words."""
     if sh.empty:
         infra = "no IP or device shared by 2+ members"
     else:
@@ -247,20 +302,35 @@ def _evidence_text(n, kind, t, sh, days, pv, activity) -> str:
         tor = ", TOR" if bool(top["tor"]) else ""
         infra = (f"{int(top['members'])} of {n} accounts used {what} {top['value']} ({int(top['entity_accounts'])} "
                  f"accounts in all{risk}{tor}); {len(sh)} shared entities")
-    if kind == "shared main device":
-        how = (f"one device is the main device of {int(t['device_members'])} members (honest devices are the main "
-               f"device of 2+ accounts at most at a geometric rate), used on {days} day(s)")
-    elif kind == "hub spikes":
-        how = (f"members shared {int(t['coactive_hub'])} extra spike hour(s) on a hub (an hour with far more accounts "
-               f"than the hub's own rate at that hour) vs {t['expected_hub']:.2f} expected by chance")
-    else:
-        best = min(TIME_SCALES, key=lambda s: stats.poisson.sf(t[f"coactive_{s}"] - 1, t[f"expected_{s}"])
-                   if t[f"coactive_{s}"] > 0 else 1.0)
-        width, tol = TIME_SCALES[best]
-        how = (f"members co-active {int(t[f'coactive_{best}']):,} times within {_span(width, tol)} on the same "
-               f"shared IP or device (member pairs x time slots) on up to {days} day(s), vs "
-               f"{t[f'expected_{best}']:.2f} expected by chance")
-    return f"{infra}; {how} (p={_pv(pv)})"
+    parts = []
+    if t["p_timing"] < 0.01 or kind in ("co-activity", "hub spikes"):
+        parts.append(_timing_text(t))
+    test = next((x for x in sharing if x.name == t["best_sharing"]), None)
+    if test is not None and (t["p_sharing"] < 0.01 or kind == test.label):
+        parts.append(_sharing_text(t, test, activity))
+    if kind not in ("co-activity", "hub spikes"):
+        parts.reverse()
+    return f"{infra}; " + "; ".join(parts) + f"; evidence on {days} day(s) (p={_pv(pv)})"
+
+
+def _timing_text(t) -> str:
+    if t["best_timing"] == "hub":
+        return (f"members shared {int(t['coactive_hub'])} extra spike hour(s) on a hub (an hour with far more "
+                f"accounts than the hub's own rate at that hour) vs {t['expected_hub']:.2f} expected by chance")
+    best = t["best_timing"]
+    width, tol = TIME_SCALES[best]
+    return (f"members co-active {int(t[f'coactive_{best}']):,} times within {_span(width, tol)} on the same shared "
+            f"IP or device (member pairs x time slots) vs {t[f'expected_{best}']:.2f} expected by chance")
+
+
+def _sharing_text(t, test, activity) -> str:
+    what = test.describe(t[f"{test.name}_thing"], activity)
+    k = int(t[f"{test.name}_members"])
+    if test.name == "device":
+        return (f"one device ({what}) is the main device of {k} members (honest sharing of a main device fitted "
+                f"at r={test.r:.2g} per extra account)")
+    return (f"{k} members used one IP and device together ({what}) on 2+ days each, away from their own main IP "
+            f"(honest sharing fitted at r={test.r:.2g} per extra account)")
 
 
 def _span(width: int, tol: int) -> str:
