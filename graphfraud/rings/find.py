@@ -33,7 +33,7 @@ from .summary import ring_summaries
 __all__ = ["RingResult", "find_rings", "rings_from_activity", "pair_table", "KINDS"]
 
 #: the kinds of pair evidence; a pair's p-value is its best kind's times their number
-KINDS = ("time", "hub", "device", "combo")
+KINDS = ("time", "hub", "device", "away")
 
 
 @dataclass(frozen=True, eq=False)

@@ -8,17 +8,18 @@ way only one hand explains*:
 - ``device``: accounts whose **main device** (at least half of their logins that
   carry a device) it is. A device farm works fresh accounts one after another on
   one emulator: never co-active, but the emulator is the main device of dozens.
-- ``combo``: accounts that used one **IP and device together** on 2+ days while
-  that IP is **not their main IP**. A slow operator works accounts that keep a
-  normal life elsewhere through his own proxy and laptop, a few a day, hours
-  apart: the pair (proxy, laptop) is a second home to many accounts. A household
-  is excluded by construction (the home IP is its members' main IP), and so are
-  hotels, cafés and offices (each visitor brings their own device).
+- ``away``: accounts that used one **device** on 2+ days through an IP that is
+  **not their main IP**. A slow operator works accounts that keep a normal life
+  elsewhere through his own proxies and laptop, a few a day, hours apart: the
+  laptop is a second home to many accounts. A family tablet is excluded by
+  construction (it is used at home, the members' main IP), and so are hotels,
+  cafés and offices (each visitor brings their own device). A public computer
+  with regular users would count (see ``docs/rings.md``, Limits).
 
 Null (fitted on the case): the number ``K`` of such accounts per thing decays at
 least geometrically, ``P(K >= k | K >= 1) = r ** (k - 1)``, with ``r`` the upper
 99% Wilson bound of the share of things with ``K >= 2``; a thing's p-value is
-``r ** (K - 1)``, one test per thing (so the ring threshold counts things tested).
+``r ** (K - 1)``, one test per thing with ``K >= 2`` (the ring threshold counts those).
 """
 
 from __future__ import annotations
@@ -31,19 +32,20 @@ import pandas as pd
 from ..graph.activity import Activity
 from .cooccur import distinct_rows, run_starts
 
-__all__ = ["SharingTest", "main_entity", "main_device_sharing", "secondary_combo_sharing", "sharing_tests", "MAIN_SHARE"]
+__all__ = ["SharingTest", "main_entity", "main_device_sharing", "away_device_sharing", "sharing_tests", "MAIN_SHARE"]
 
 #: an account's main device (or IP) carries at least this share of its logins that have one
 MAIN_SHARE = 0.5
-#: a combination counts for an account used on at least this many distinct days
-COMBO_MIN_DAYS = 2
+#: a device away from home counts for an account that used it so on at least this many distinct days
+AWAY_MIN_DAYS = 2
 
 
 @dataclass(frozen=True)
 class SharingTest:
-    """``rows``: ``thing, account, k, pvalue`` (one row per qualifying account); ``r``; ``tested``; ``label``.
+    """``rows``: ``thing, account, k, pvalue`` (one row per qualifying account); ``r``; ``tested`` (things
+    with 2+ accounts, the tests counted in the ring threshold); ``label``.
 
-    ``thing`` is an entity code (``device``) or ``ip_code * n_entities + device_code`` (``combo``).
+    ``thing`` is a device's entity code.
     """
 
     name: str
@@ -53,9 +55,6 @@ class SharingTest:
     tested: int
 
     def describe(self, thing: int, activity: Activity) -> str:
-        if self.name == "combo":
-            ip, dev = divmod(int(thing), activity.n_entities)
-            return f"{activity.entities[ip]} + {activity.entities[dev]}"
         return str(activity.entities[int(thing)])
 
 
@@ -63,8 +62,9 @@ def _test(name: str, label: str, thing: np.ndarray, account: np.ndarray) -> Shar
     thing, account = distinct_rows(np.asarray(thing, np.int64), np.asarray(account, np.int64))
     starts = run_starts(thing)
     k_per = np.diff(np.append(starts, len(thing)))
-    tested, shared = len(starts), int((k_per >= 2).sum())
-    r = _wilson_upper(shared, tested)
+    # r is fitted over every thing; only a thing with 2+ accounts is a test (one account is never evidence)
+    seen, tested = len(starts), int((k_per >= 2).sum())
+    r = _wilson_upper(tested, seen)
     k = np.repeat(k_per, k_per)
     rows = pd.DataFrame({"thing": thing, "account": account, "k": k,
                          "pvalue": np.where(k >= 2, r ** (k - 1.0), 1.0)})
@@ -95,7 +95,7 @@ def main_device_sharing(activity: Activity, share: float = MAIN_SHARE) -> Sharin
     ...                          ["emu"] * 12 + ["b1", "c1"], range(14))
     >>> t = main_device_sharing(act)
     >>> int(t.rows["k"].max()), t.tested
-    (12, 3)
+    (12, 1)
     """
     dev = activity.is_device[activity.entity]
     main = main_entity(activity.entity[dev], activity.account[dev], activity.n_accounts, share)
@@ -103,9 +103,8 @@ def main_device_sharing(activity: Activity, share: float = MAIN_SHARE) -> Sharin
     return _test("device", "shared main device", main[has], has)
 
 
-def secondary_combo_sharing(activity: Activity, share: float = MAIN_SHARE,
-                            min_days: int = COMBO_MIN_DAYS) -> SharingTest:
-    """Accounts per (IP, device) combination used on ``min_days``+ days away from the account's main IP.
+def away_device_sharing(activity: Activity, share: float = MAIN_SHARE, min_days: int = AWAY_MIN_DAYS) -> SharingTest:
+    """Accounts per device that used it on ``min_days``+ days through an IP that is not their main IP.
 
     Examples
     --------
@@ -113,7 +112,7 @@ def secondary_combo_sharing(activity: Activity, share: float = MAIN_SHARE,
     >>> rows = [(a, "ip", f"home-{a}", t) for a in "ABCD" for t in range(0, 10 * 86400, 86400)]
     >>> rows += [(a, k, v, t) for a in "ABCD" for t in (86400 * 2 + 7, 86400 * 5 + 7)
     ...          for k, v in (("ip", "proxy"), ("device", "laptop"))]
-    >>> t = secondary_combo_sharing(activity_from_rows(*zip(*rows)))
+    >>> t = away_device_sharing(activity_from_rows(*zip(*rows)))
     >>> int(t.rows["k"].max())
     4
     """
@@ -130,19 +129,19 @@ def secondary_combo_sharing(activity: Activity, share: float = MAIN_SHARE,
     hit = (ip_key[pos] == d_key) if len(ip_key) else np.zeros(len(d_key), dtype=bool)
     ip = ip_ent_sorted[pos[hit]].astype(np.int64)
     acct = d_acct[hit].astype(np.int64)
-    combo = ip * activity.n_entities + d_ent[hit]
+    # the device is the thing: an operator's laptop seen through two proxies is still one laptop
     away = ip != main_ip[acct]
-    combo, acct, day = combo[away], acct[away], d_ts[hit][away] // 86400
-    c, a, _ = distinct_rows(combo, acct, day)
+    device, acct, day = d_ent[hit][away].astype(np.int64), acct[away], d_ts[hit][away] // 86400
+    c, a, _ = distinct_rows(device, acct, day)
     st = run_starts(c, a)
     days = np.diff(np.append(st, len(c)))
     keep = days >= min_days
-    return _test("combo", "shared secondary IP and device", c[st][keep], a[st][keep])
+    return _test("away", "shared device away from home", c[st][keep], a[st][keep])
 
 
 def sharing_tests(activity: Activity) -> list[SharingTest]:
     """Both sharing tests on one activity table."""
-    return [main_device_sharing(activity), secondary_combo_sharing(activity)]
+    return [main_device_sharing(activity), away_device_sharing(activity)]
 
 
 def _wilson_upper(k: int, n: int, z: float = 2.326) -> float:

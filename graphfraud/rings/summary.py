@@ -45,10 +45,11 @@ def ring_tests(pairs: pd.DataFrame, ring_code: np.ndarray, n_rings: int, sharing
     sparse and fails the density test; a real ring passes both.
 
     Sharing (``p_sharing``): for each :class:`~graphfraud.rings.sharing.SharingTest`,
-    ``r ** (K - 1)`` for the most members ``K`` sharing one thing; the best times their number.
+    ``r ** (K - 1)`` for the most members ``K`` sharing one device; the best times their number.
 
-    ``p_ring``: Fisher's combination of the two families (independent under the null: one is
-    about when accounts used what they share, the other about how many share it).
+    ``p_ring``: the smaller of Fisher's combination of the two families (independent under the
+    null: one is about when accounts used what they share, the other about how many share it)
+    and the better family alone (times 2), times 2 for taking the smaller.
     """
     ra, rb = ring_code[pairs["a"].to_numpy()], ring_code[pairs["b"].to_numpy()]
     inside = pairs[(ra >= 0) & (ra == rb)]
@@ -72,6 +73,7 @@ def ring_tests(pairs: pd.DataFrame, ring_code: np.ndarray, n_rings: int, sharing
         exp = np.bincount(r, weights=inside[f"expected_{name}"], minlength=n_rings)
         out[f"coactive_{name}"], out[f"expected_{name}"] = obs.astype(np.int64), exp
         pooled = np.where(obs > 0, stats.poisson.sf(obs - 1, exp), 1.0)
+        pooled[size == 2] = 0.0  # a single pair: its own test (the density test) is the whole story
         timing[name] = np.maximum(pooled, dense(np.minimum(1.0, inside[f"pvalue_{name}"].to_numpy() * crowd)))
     c_hub, mu_hub = inside["coactive_hub"].to_numpy(), inside["expected_hub"].to_numpy()
     seen = c_hub > 0
@@ -105,7 +107,9 @@ def ring_tests(pairs: pd.DataFrame, ring_code: np.ndarray, n_rings: int, sharing
                            else np.full(n_rings, ""))
     out["p_sharing"] = np.minimum(1.0, s_all.min(axis=0) * max(1, len(shares)))
     fisher = -2 * (np.log(np.clip(out["p_timing"], 1e-300, 1)) + np.log(np.clip(out["p_sharing"], 1e-300, 1)))
-    out["p_ring"] = stats.chi2.sf(fisher, 4)
+    # Fisher when both families speak, the better family alone when one is silent: both, times 2
+    best_one = 2 * np.minimum(out["p_timing"], out["p_sharing"])
+    out["p_ring"] = np.minimum(1.0, 2 * np.minimum(stats.chi2.sf(fisher, 4), best_one))
     return out
 
 
@@ -253,9 +257,8 @@ def _significant_pairs(pairs, ring_code, threshold, n_rings) -> np.ndarray:
 
 
 def _thing_days(activity, ring_code, thing_of_ring, name) -> dict:
-    """Per ring: distinct days its members used the ring's best shared thing (its device for a combination)."""
-    device = np.where(thing_of_ring >= 0, thing_of_ring % activity.n_entities if name == "combo" else thing_of_ring,
-                      -1)
+    """Per ring: distinct days its members used the ring's best shared device."""
+    device = thing_of_ring
     rows = ring_code[activity.account] >= 0
     r = ring_code[activity.account[rows]]
     on = activity.entity[rows].astype(np.int64) == device[r]
@@ -329,7 +332,7 @@ def _sharing_text(t, test, activity) -> str:
     if test.name == "device":
         return (f"one device ({what}) is the main device of {k} members (honest sharing of a main device fitted "
                 f"at r={test.r:.2g} per extra account)")
-    return (f"{k} members used one IP and device together ({what}) on 2+ days each, away from their own main IP "
+    return (f"{k} members used one device ({what}) on 2+ days each through IPs that are not their own main IP "
             f"(honest sharing fitted at r={test.r:.2g} per extra account)")
 
 
