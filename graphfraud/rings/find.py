@@ -74,7 +74,7 @@ def find_rings(
     resolution: float = 1.0,
     seed: int = 0,
     max_entity_accounts: int = 100,
-    alpha: float = 0.01,
+    alpha: float = 0.05,
     edge_pvalue: float = 0.01,
     min_evidence_days: int = 3,
     campaign_min_victims: int = 10,
