@@ -110,9 +110,10 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--seed", type=_seed, default=0, help="seed for community detection (recorded in outputs)")
     a.add_argument("--alert-budget", type=_positive, default=50, help="daily alert budget for proposed rules")
     a.add_argument("--no-cases", action="store_true", help="do not open a case folder per flagged ring")
-    a.add_argument("--graph", default="networkx",
-                   help="graph store: networkx, gremlite:///path/store.db, ws://host:8182/gremlin or "
-                        "wss://<neptune-endpoint>:8182/gremlin")
+    a.add_argument("--graph", default=None,
+                   help="find the rings in a graph store: networkx, gremlite:///path/store.db, "
+                        "ws://host:8182/gremlin or wss://<neptune-endpoint>:8182/gremlin (default: none, rings "
+                        "scored in memory from the coded logins; every store gives the same rings)")
     a.add_argument("--neptune-iam", action="store_true",
                    help="sign the Gremlin websocket with AWS SigV4 (needs graphfraud[neptune])")
     a.add_argument("--no-graph-load", action="store_true",
@@ -129,7 +130,7 @@ def _parser() -> argparse.ArgumentParser:
     _source(o)
     o.add_argument("--out", type=Path, required=True, help="folder to write <ring_id>/ into")
     _periods(o)
-    o.add_argument("--graph", default="networkx", help="graph store the rings are found in, as analyze's --graph")
+    o.add_argument("--graph", default=None, help="graph store the rings are found in, as analyze's --graph")
     o.add_argument("--ring-method", default="louvain", choices=["louvain", "components"], help="community detection")
     o.add_argument("--resolution", type=_positive, default=1.0, help="Louvain resolution")
     o.add_argument("--seed", type=_seed, default=0, help="seed for community detection")
@@ -185,6 +186,10 @@ def _check_before_loading(args) -> None:
     since, until = parse_time(args.since, "--since"), parse_time(args.until, "--until")
     if since is not None and until is not None and since > until:
         raise GraphFraudError(f"--since ({since}) is later than --until ({until}): the analysis period is empty")
+    for flag in ("no_graph_load", "neptune_iam"):
+        if getattr(args, flag, False) and getattr(args, "graph", None) is None:
+            raise GraphFraudError(f"--{flag.replace('_', '-')} applies to a graph store: add --graph "
+                                  "(e.g. --graph wss://<neptune-endpoint>:8182/gremlin)")
     check_writable(args.out)
 
 
@@ -202,10 +207,11 @@ def _analyze(args) -> int:
 
     _check_before_loading(args)
     path = _input_path(args)
-    progress = Progress(total=10 - args.no_cases - args.no_graph_load, quiet=args.quiet)
+    loads_graph = args.graph is not None and not args.no_graph_load
+    progress = Progress(total=9 - args.no_cases + loads_graph, quiet=args.quiet)
     t0 = time.perf_counter()
     options = {"neptune_iam": True} if args.neptune_iam else {}
-    graph = connect(args.graph, **options)
+    graph = connect(args.graph, **options) if args.graph is not None else None
     try:
         with progress.stage(f"loading {path}"):
             case = load_case(path)
@@ -215,7 +221,8 @@ def _analyze(args) -> int:
                       until=args.until, graph=graph, load_graph=not args.no_graph_load, names=_FLAGS,
                       allow_rejected=args.allow_rejected)
     finally:
-        graph.close()
+        if graph is not None:
+            graph.close()
     _summary(res, time.perf_counter() - t0)
     return 0
 
@@ -237,7 +244,7 @@ def _summary(res, seconds: float) -> None:
         lines.append(f"  payments       {t['cohort']}: {t['bad_flagged']:,}/{t['n_flagged']:,} bad vs "
                      f"{t['bad_rest']:,}/{t['n_rest']:,}, {t['method']}, {p}" + (" (!)" if t["warning"] else ""))
     fl = res.rings.flagged
-    lines.append(f"  graph          {res.params['graph']}")
+    lines.append(f"  graph          {res.params['graph'] or 'none: rings scored in memory from the coded logins'}")
     lines.append(f"  rings          {len(fl):,} flagged ({int(fl['size'].sum()) if len(fl) else 0:,} accounts) of "
                  f"{len(res.rings.summary):,} communities; {len(res.rings.campaigns):,} campaign IP(s)")
     sel = res.rules[res.rules["selected"]]

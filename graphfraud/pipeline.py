@@ -12,6 +12,7 @@ import pandas as pd
 
 from . import queries
 from .graph.stores import GraphBackend, connect
+from .rings import find_rings
 from .detect.bursts import detect_bursts
 from .act.output import OutputFolder
 from .errors import RejectedInputError
@@ -77,7 +78,7 @@ def analyze(
     open_cases: bool = True,
     since=None,
     until=None,
-    graph="networkx",
+    graph=None,
     load_graph: bool = True,
     names: dict | None = None,
     allow_rejected: bool = False,
@@ -100,11 +101,13 @@ def analyze(
     ``manifest.json`` last. Outputs of an earlier run that this run does not
     write are removed.
 
-    ``graph`` is the store the rings are found in: a URL for
-    :func:`graphfraud.connect` (``"networkx"``, ``"gremlite:///path.db"``,
-    ``"wss://..."``) or an open :class:`~graphfraud.graph.stores.GraphBackend`.
-    The case is upserted into it first (``load_graph=False`` skips that, for a
-    graph already bulk-loaded). Every store gives the same ``rings.csv`` and
+    ``graph`` is the store the rings are found in: ``None`` (the default: no
+    store, rings scored straight from the coded activity, no graph of the
+    whole case is built), a URL for :func:`graphfraud.connect`
+    (``"networkx"``, ``"gremlite:///path.db"``, ``"wss://..."``) or an open
+    :class:`~graphfraud.graph.stores.GraphBackend`. The case is upserted into
+    a store first (``load_graph=False`` skips that, for a graph already
+    bulk-loaded). Every store gives the same ``rings.csv`` and
     ``ring_summary.csv``. ``names`` maps argument names to the caller's (the CLI
     passes flag names) so that errors name what the user typed. A table with
     half or more of its rows rejected stops the run (``allow_rejected=True``
@@ -149,15 +152,21 @@ def analyze(
     }
     with progress.stage("risky fail -> EC2 burst detector"):
         bursts = detect_bursts(case, since=since, until=until)
-    backend = graph if isinstance(graph, GraphBackend) else connect(graph)
-    params["graph"] = backend.url
-    if load_graph:
-        with progress.stage(f"loading the graph into {backend.url}"):
-            params["graph_load"] = backend.load_case(case, since=since, until=until, progress=progress)
-    with progress.stage(f"rings ({ring_method}, seed {seed}) from {backend.url}"):
-        rings = backend.find_rings(case, since=since, until=until, method=ring_method, resolution=resolution,
-                                   seed=seed, signals=signals, bursts=bursts)
-        params["rings"] = rings.params
+    ring_args = dict(since=since, until=until, method=ring_method, resolution=resolution, seed=seed,
+                     signals=signals, bursts=bursts)
+    if graph is None:
+        params["graph"] = None
+        with progress.stage(f"rings ({ring_method}, seed {seed}) from the coded activity"):
+            rings = find_rings(case, **ring_args)
+    else:
+        backend = graph if isinstance(graph, GraphBackend) else connect(graph)
+        params["graph"] = backend.url
+        if load_graph:
+            with progress.stage(f"loading the graph into {backend.url}"):
+                params["graph_load"] = backend.load_case(case, since=since, until=until, progress=progress)
+        with progress.stage(f"rings ({ring_method}, seed {seed}) from {backend.url}"):
+            rings = backend.find_rings(case, **ring_args)
+    params["rings"] = rings.params
     with progress.stage("rule proposals"):
         window_bursts = detect_bursts(case, since=periods.signal_window.start, until=periods.signal_window.end)
         features = account_features(case, signals, window_bursts, rings, rings.campaigns,

@@ -218,5 +218,5 @@ def test_version_and_every_default_in_help(capsys):
     with pytest.raises(SystemExit):
         main(["analyze", "--help"])
     text = capsys.readouterr().out
-    for default in ("(default: 14", "(default: 0)", "(default: 50", "(default: louvain)", "(default: networkx)"):
+    for default in ("(default: 14", "(default: 0)", "(default: 50", "(default: louvain)", "(default: None)"):
         assert default in text

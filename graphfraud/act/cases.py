@@ -230,7 +230,7 @@ def open_case(case: Case, ring_id: str, out_dir: str | Path, rings: RingResult |
     one ``analyze`` wrote: the periods from ``since``, ``until``,
     ``window_days`` and ``as_of``; signals over the signal window; burst triggers
     and rings over the analysis period, the rings found in ``store`` (a URL for
-    :func:`graphfraud.connect` or an open backend; default ``"networkx"``) with
+    :func:`graphfraud.connect` or an open backend; default ``None``: no store, as analyze) with
     ``ring_params`` (``method``, ``resolution``, ``seed``, ...; same parameters
     and seed give the same ring id). Re-running overwrites the same files with
     the same content.
@@ -259,13 +259,19 @@ def open_case(case: Case, ring_id: str, out_dir: str | Path, rings: RingResult |
             signals = account_signals(case, window_days=periods.window_days, as_of=periods.as_of)
         if bursts is None:
             bursts = detect_bursts(case, since=since, until=until)
-        backend = store if isinstance(store, GraphBackend) else connect(store or "networkx")
-        try:
-            backend.load_case(case, since=since, until=until)
-            rings = backend.find_rings(case, since=since, until=until, signals=signals, bursts=bursts, **ring_params)
-        finally:
-            if not isinstance(store, GraphBackend):
-                backend.close()
+        if store is None:
+            from ..rings import find_rings
+
+            rings = find_rings(case, since=since, until=until, signals=signals, bursts=bursts, **ring_params)
+        else:
+            backend = store if isinstance(store, GraphBackend) else connect(store)
+            try:
+                backend.load_case(case, since=since, until=until)
+                rings = backend.find_rings(case, since=since, until=until, signals=signals, bursts=bursts,
+                                           **ring_params)
+            finally:
+                if not isinstance(store, GraphBackend):
+                    backend.close()
     index = open_ring_cases(case, rings, out_dir, signals, bursts, periods=periods, since=since, until=until,
                             ring_ids=[ring_id], graph=graph)
     return Path(out_dir) / index["folder"].iloc[0]
