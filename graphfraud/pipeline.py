@@ -121,7 +121,7 @@ def analyze(
     >>> res.payment_tests["cohort"].tolist()
     ['accounts with a burst trigger', 'top 5% by composite', 'members of flagged rings']
     >>> res.periods.analysis.label()
-    '2025-08-01 00:03:00 to 2025-09-14 23:59:00 (45.0 days)'
+    '2025-08-01 00:00:00 to 2025-09-14 23:59:00 (45.0 days)'
     """
     from .act.cases import open_ring_cases
     from .act.report import write_report

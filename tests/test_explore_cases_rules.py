@@ -65,11 +65,11 @@ def test_explore_page_is_offline_and_escapes_data(analysed, tmp_path):
 
 
 def test_explore_budget_says_what_it_left_out(analysed, tmp_path):
-    sub, note = select_subgraph(analysed[3], max_nodes=300)
-    assert sub.number_of_nodes() == 300 == note["shown"]
-    assert note["left_out"] + note["outside"] + 300 == analysed[3].number_of_nodes()
-    page = explore(analysed[3], path=tmp_path / "g.html", max_nodes=300).read_text()
-    assert "Showing 300 of" in page and "left out" in page
+    sub, note = select_subgraph(analysed[3], max_nodes=150)
+    assert sub.number_of_nodes() == 150 == note["shown"]
+    assert note["left_out"] + note["outside"] + 150 == analysed[3].number_of_nodes()
+    page = explore(analysed[3], path=tmp_path / "g.html", max_nodes=150).read_text()
+    assert "Showing 150 of" in page and "left out" in page
     with pytest.raises(InputError, match="no account in the graph belongs to ring 'ring-nope'"):
         select_subgraph(analysed[3], ring="ring-nope")
 

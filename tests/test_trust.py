@@ -49,7 +49,7 @@ def test_rule_alert_loads_count_matches_in_the_period_they_are_divided_by(sample
 
 def test_report_states_both_periods_and_has_no_html_entities(sample_run):
     text = (sample_run / "report.md").read_text()
-    assert "Analysis period: 2025-08-01 00:03:00 to 2025-09-14 23:59:00 (45.0 days)" in text
+    assert "Analysis period: 2025-08-01 00:00:00 to 2025-09-14 23:59:00 (45.0 days)" in text
     assert "Signal window: 2025-08-31 23:59:00 to 2025-09-14 23:59:00 (14.0 days)" in text
     assert "&gt;" not in text and "&lt;" not in text and "&amp;" not in text
     assert "ring ring-" not in text
