@@ -66,10 +66,11 @@ def test_explore_page_is_offline_and_escapes_data(analysed, tmp_path):
 
 def test_explore_budget_says_what_it_left_out(analysed, tmp_path):
     sub, note = select_subgraph(analysed[3], max_nodes=150)
-    assert sub.number_of_nodes() == 150 == note["shown"]
-    assert note["left_out"] + note["outside"] + 150 == analysed[3].number_of_nodes()
+    shown = sub.number_of_nodes()
+    assert 0 < shown <= 150 and shown == note["shown"]
+    assert note["left_out"] + note["outside"] + shown == analysed[3].number_of_nodes()
     page = explore(analysed[3], path=tmp_path / "g.html", max_nodes=150).read_text()
-    assert "Showing 150 of" in page and "left out" in page
+    assert f"Showing {shown} of" in page and "left out" in page
     with pytest.raises(InputError, match="no account in the graph belongs to ring 'ring-nope'"):
         select_subgraph(analysed[3], ring="ring-nope")
 
