@@ -4,12 +4,18 @@ Everything goes through gremlinpython bytecode, with values as arguments of the
 steps: no Gremlin script is ever built from data, so an account id such as
 ``x'); g.V().drop(); //`` is stored as the text it is.
 
-Upserts are keyed by the ``gf_id`` property. Where the server has ``mergeV``/
-``mergeE`` (TinkerPop 3.6+, Neptune 1.2.1+) they are used; elsewhere (gremlite,
-older servers) the ``fold().coalesce(unfold(), addV())`` pattern. Which one is
-found out on connect by asking the server to compile an empty ``mergeV``, not
-configured. Transient errors (Neptune's ConcurrentModificationException, a busy
-SQLite file, a dropped socket) are retried with exponential backoff.
+Elements are keyed by the ``gf_id`` property. A load first reads back, a page
+of ``gf_id`` at a time, what the store already holds of the case, and skips the
+elements stored exactly as recorded (an empty store is not read). On gremlite,
+the elements still missing are then written straight into its SQLite tables in
+one transaction (:mod:`.gremlite_tables`; checked against gremlite's version and
+schema first and read back through traversals before committing). The rest is
+upserted: where the server has ``mergeV``/``mergeE`` (TinkerPop 3.6+, Neptune
+1.2.1+) with them; elsewhere (gremlite, older servers) with the
+``fold().coalesce(unfold(), addV())`` pattern. Which one is found out on connect
+by asking the server to compile an empty ``mergeV``, not configured. Transient
+errors (Neptune's ConcurrentModificationException, a busy SQLite file, a dropped
+socket) are retried with exponential backoff.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from gremlin_python.process.graph_traversal import __
 from gremlin_python.process.traversal import Cardinality, Direction, Merge, P, T
 
 from .base import EVIDENCE_COLUMNS, GraphBackend
+from .gremlite_tables import GremliteTables, UnencodableValue
 from ...errors import BackendError, GraphFraudError, InputError
 from ..records import EVIDENCE_LABELS, RING_PROPERTIES, encode_times
 
@@ -120,8 +127,11 @@ class GremlinBackend(GraphBackend):
     ...     "mfa_used": [0, 1], "device_id": ["d1", "d2"]})
     >>> g = graphfraud.connect("gremlite://")
     >>> stats = g.load_case(graphfraud.case_from_frames(logins=lg))
-    >>> g.counts(), g.upsert_mode
-    ((6, 6), 'fold/coalesce')
+    >>> g.counts(), stats["writer"], stats["inserted"], g.upsert_mode
+    ((6, 6), 'gremlite tables', 12, 'fold/coalesce')
+    >>> stats = g.load_case(graphfraud.case_from_frames(logins=lg))   # again: every element is already there
+    >>> stats["unchanged"], stats["inserted"], stats["upserted"]
+    (12, 0, 0)
     """
 
     def __init__(self, url: str, batch_size: int | None = None, page_size: int = 500, retries: int = 5,
@@ -219,6 +229,94 @@ class GremlinBackend(GraphBackend):
         except Exception:  # the socket is already gone; a new one follows
             pass
         self._open()
+
+    # ------------------------------------------------------------------ loading without an upsert per element
+    def _bulk_write(self, records, progress, stats):
+        vertices = [_stored(r) for r in records.vertex_rows()]
+        edges = [_stored(r) for r in records.edge_rows()]
+        tables, why = (GremliteTables.open(self._remote) if self._embedded and self._remote is not None
+                       else (None, ""))
+        if tables is not None:
+            try:
+                return self._run(lambda: self._write_tables(tables, vertices, edges, progress, stats))
+            except (UnencodableValue, _TablesMismatch) as exc:  # rolled back: nothing of it is in the store
+                why = str(exc)
+        if why:
+            progress.note(f"gremlite tables not written ({why}); upserting instead")
+        new_v, changed_v, new_e, changed_e, _ = self._compare(vertices, edges, self._run, stats)
+        return new_v + changed_v, new_e + changed_e
+
+    def _write_tables(self, tables, vertices, edges, progress, stats):
+        """Compare, insert the new elements and check them, all in one transaction; the rows left to upsert."""
+        stats["unchanged"] = stats["inserted"] = 0
+        with tables.transaction():
+            # reads run bare inside the transaction: a retry's rollback would end it (the whole of it is retried)
+            new_v, changed_v, new_e, changed_e, ids = self._compare(vertices, edges, lambda request: request(), stats)
+            before = self._counts_now()
+            left = tables.insert(new_v, new_e, ids)
+            left_ids = {r["gf_id"] for r in left}
+            written_e = [r for r in new_e if r["gf_id"] not in left_ids]
+            self._check_written(new_v, written_e, before)
+        stats["inserted"] = len(new_v) + len(written_e)
+        stats["writer"] = "gremlite tables"
+        progress.note(f"written into the gremlite tables: {len(new_v):,} vertices, {len(written_e):,} edges; "
+                      f"{stats['unchanged']:,} elements already stored")
+        return changed_v, changed_e + left
+
+    def _compare(self, vertices, edges, run, stats):
+        """Split rows into new and changed against the store; those already stored as recorded are dropped.
+
+        Returns ``(new vertices, changed vertices, new edges, changed edges,
+        {gf_id: store id} of the vertices found once)``. An empty store is not read.
+        """
+        if run(lambda: self.g.V().limit(1).count().to_list()) == [0]:
+            return vertices, [], edges, [], {}
+        found_v = self._read_stored(vertices, run, lambda page: (
+            self.g.V().has("gf_id", P.within(page)).project("id", "label", "props")
+            .by(__.id_()).by(__.label()).by(__.value_map())))
+        found_e = self._read_stored(edges, run, lambda page: (
+            self.g.E().has("gf_id", P.within(page)).project("label", "src", "dst", "props")
+            .by(__.label()).by(__.out_v().values("gf_id")).by(__.in_v().values("gf_id")).by(__.value_map())))
+        new_v, changed_v = _split(vertices, found_v, ("label",))
+        new_e, changed_e = _split(edges, found_e, ("label", "src", "dst"))
+        stats["unchanged"] = len(vertices) + len(edges) - len(new_v) - len(changed_v) - len(new_e) - len(changed_e)
+        ids = {k: got[0]["id"] for k, got in found_v.items() if len(got) == 1}
+        return new_v, changed_v, new_e, changed_e, ids
+
+    def _read_stored(self, rows, run, query) -> dict:
+        """``{gf_id: [stored element, ...]}`` for the rows' ids, read ``page_size`` ids at a time."""
+        found: dict[str, list] = {}
+        for start in range(0, len(rows), self.page_size):
+            page = [r["gf_id"] for r in rows[start:start + self.page_size]]
+            for got in run(lambda: query(page).to_list()):
+                got["props"] = _single(got["props"])
+                found.setdefault(got["props"].get("gf_id"), []).append(got)
+        return found
+
+    def _counts_now(self):
+        return self.g.V().count().to_list()[0], self.g.E().count().to_list()[0]
+
+    def _check_written(self, vertices, edges, before):
+        """Read the inserted elements' counts and one element of each label back through traversals."""
+        want = (before[0] + len(vertices), before[1] + len(edges))
+        got = self._counts_now()
+        if got != want:
+            raise _TablesMismatch(f"the store counts {got} vertices and edges after the insert, not {want}")
+        samples = {}
+        for r in vertices + edges:
+            samples.setdefault(("src" in r, r["label"]), r)
+        for (is_edge, _), r in sorted(samples.items()):
+            if is_edge:
+                stored = self.g.E().has("gf_id", r["gf_id"]).project("label", "src", "dst", "props").by(__.label()) \
+                    .by(__.out_v().values("gf_id")).by(__.in_v().values("gf_id")).by(__.value_map()).to_list()
+            else:
+                stored = self.g.V().has(r["label"], "gf_id", r["gf_id"]).project("label", "props") \
+                    .by(__.label()).by(__.value_map()).to_list()
+            for s in stored:
+                s["props"] = _single(s["props"])
+            keys = ("label", "src", "dst") if is_edge else ("label",)
+            if len(stored) != 1 or not _same(r, stored[0], keys) or len(stored[0]["props"]) != len(r) - len(keys):
+                raise _TablesMismatch(f"{r['gf_id']!r} reads back as {stored}, not as written")
 
     # ------------------------------------------------------------------ upserts
     def _requests(self, rows, add):
@@ -361,6 +459,38 @@ def _check_store_file(path: str) -> None:
             if not fh.read(16).startswith(b"SQLite format 3"):
                 raise InputError(f"gremlite store {path!r} exists and is not a SQLite file; refusing to touch it "
                                  "(give a new path or an existing gremlite store)")
+
+
+class _TablesMismatch(GraphFraudError):
+    """What was written into gremlite's tables does not read back as written (the load upserts instead)."""
+
+
+def _stored(row: dict) -> dict:
+    """A records row with the values a store keeps (times encoded, numpy scalars as Python ones)."""
+    return {k: _value(k, v) for k, v in row.items()}
+
+
+def _same(row: dict, stored: dict, keys: tuple) -> bool:
+    """Whether a stored element has the row's keys and every one of its properties, of the same type."""
+    if any(stored.get(k) != row[k] for k in keys):
+        return False
+    props = stored["props"]
+    for k, v in row.items():
+        if k not in keys and (k not in props or type(props[k]) is not type(v) or props[k] != v):
+            return False
+    return True
+
+
+def _split(rows: list[dict], found: dict, keys: tuple) -> tuple[list, list]:
+    """(not in the store, in it but not exactly once or not as recorded); the rest is already stored."""
+    new, changed = [], []
+    for r in rows:
+        got = found.get(r["gf_id"])
+        if not got:
+            new.append(r)
+        elif len(got) != 1 or not _same(r, got[0], keys):
+            changed.append(r)
+    return new, changed
 
 
 def _single(props: dict) -> dict:
