@@ -1,4 +1,4 @@
-"""Loading gremlite without an upsert per element: the same store as upserts, idempotent, resumable, guarded."""
+"""Loading gremlite without an upsert per element: the same tables as upserts, idempotent, resumable, guarded."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import sqlite3
 import time
 
 import pytest
+from gremlin_python.process.traversal import Cardinality
 
 import graphfraud
 from graphfraud.graph.records import graph_records
 from graphfraud.graph.stores import connect, snapshot_frames
-from graphfraud.graph.stores import gremlite_tables
+from graphfraud.graph.stores import gremlin, gremlite_tables
 from graphfraud.graph.stores.gremlite_tables import GremliteTables, UnencodableValue
 from graphfraud.synth import generate_case
 
@@ -133,16 +134,62 @@ def test_an_interrupted_bulk_load_leaves_the_store_as_it_was(case, monkeypatch):
         assert len(got[1]) == len(want[1]) + len(before[1])
 
 
-def test_elements_stored_differently_are_upserted_and_the_rest_skipped():
-    early = tiny(until="2025-08-01 10:30")
-    full = tiny()
-    with connect("gremlite://") as store, connect("gremlite://") as reference:
-        store.load_case(early)
-        stats = store.load_case(full)
-        assert stats["upserted"] > 0 and stats["inserted"] > 0 and stats["unchanged"] > 0
-        reference.load_case(early, bulk=False)
-        reference.load_case(full, bulk=False)
-        assert same(store.snapshot(), reference.snapshot()) and same(store.snapshot(), expected(full))
+def test_a_store_of_an_earlier_period_is_updated_in_the_tables_as_upserts_would(case, monkeypatch):
+    ts = case.logins["event_ts"]
+    early = graph_records(case, until=ts.min() + (ts.max() - ts.min()) / 2)
+    with connect("gremlite://") as store, connect("gremlite://") as upserted, connect("gremlite://") as reference:
+        store.load_case(case, records=early)
+        stats = store.load_case(case)
+        assert stats["updated"] > 0 and stats["inserted"] > 0 and stats["unchanged"] > 0 and stats["upserted"] == 0
+        # the same loads with every changed element upserted instead: the very same rows
+        upserted.load_case(case, records=early)
+        monkeypatch.setattr(gremlin, "_updatable", lambda changed, found, expect: ([], changed))
+        assert upserted.load_case(case)["upserted"] == stats["updated"]
+        assert tables(store) == tables(upserted)
+        # and what every-element upserts make of the two loads, read back through traversals
+        reference.load_case(case, records=early, bulk=False)
+        reference.load_case(case, bulk=False)
+        assert same(store.snapshot(), reference.snapshot()) and same(store.snapshot(), expected(case))
+
+
+def test_an_update_adds_missing_properties_and_keeps_those_the_row_does_not_have(case, monkeypatch):
+    def load_and_tamper(store):
+        store.load_case(case)
+        res = store.find_rings(case)  # ring properties on member accounts, which no graph record has
+        ring_id = res.rings["ring_id"].iloc[0]
+        member = store.ring_accounts(ring_id)[0]
+        store.g.V().has("account", "gf_id", f"account:{member}").property(Cardinality.single, "name", "x").to_list()
+        ip = store.g.V().has_label("ip").has("risk_score").values("gf_id").to_list()[0]
+        store.g.V().has("ip", "gf_id", ip).properties("risk_score").drop().to_list()
+        store._commit()
+        return ring_id, member, ip
+
+    with connect("gremlite://") as store, connect("gremlite://") as upserted:
+        ring_id, member, ip = load_and_tamper(store)
+        before = store.ring_accounts(ring_id)
+        stats = store.load_case(case)
+        assert (stats["updated"], stats["upserted"]) == (2, 0)
+        assert store.ring_accounts(ring_id) == before
+        v, _ = store.snapshot()
+        want = expected(case)[0].set_index("gf_id")
+        assert v.set_index("gf_id").loc[f"account:{member}", "name"] == member
+        assert v.set_index("gf_id").loc[ip, "risk_score"] == want.loc[ip, "risk_score"]
+        load_and_tamper(upserted)
+        monkeypatch.setattr(gremlin, "_updatable", lambda changed, found, expect: ([], changed))
+        assert upserted.load_case(case)["upserted"] == 2
+        assert tables(store) == tables(upserted)
+
+
+def test_an_element_stored_twice_or_with_other_ends_is_upserted_not_skipped():
+    with connect("gremlite://") as store:
+        stats = store.load_case(tiny())
+        n = stats["vertices"] + stats["edges"]
+        # a stray copy of A1's edge, hanging off A2: the gf_id is there twice now
+        store.g.V().has("ip", "gf_id", "ip:1.1.1.1").as_("ip").V().has("account", "gf_id", "account:A2") \
+            .add_e("USED_IP").to("ip").property("gf_id", "USED_IP|account:A1|ip:1.1.1.1").to_list()
+        store._commit()
+        again = store.load_case(tiny())
+        assert (again["unchanged"], again["inserted"], again["upserted"]) == (n - 1, 0, 1)
 
 
 def tiny(until=None):

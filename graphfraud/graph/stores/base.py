@@ -44,30 +44,27 @@ class GraphBackend(ABC):
 
         Elements are keyed by ``gf_id``, so loading twice, or again after an
         interrupted load, ends with the same graph. With ``bulk`` (the default) a
-        store writes what it can without an upsert per element (gremlite: an empty
-        store, or the elements a half-loaded one lacks, written into its tables in
-        one transaction; any Gremlin store: elements already stored as recorded are
-        skipped) and upserts the rest; ``bulk=False`` upserts every element.
+        store writes what it can without an upsert per element (gremlite: the
+        elements it lacks inserted and those stored otherwise updated, straight in
+        its tables, in one transaction; any Gremlin store: elements already stored
+        as recorded are skipped) and upserts the rest; ``bulk=False`` upserts
+        every element.
 
         Returns counts and timings: ``vertices``, ``edges`` (in the records),
-        ``unchanged`` (already stored as recorded), ``inserted`` (written without
-        upserts), ``upserted``, ``writer`` (how), ``bulk_seconds``,
+        ``unchanged`` (already stored as recorded), ``inserted`` and ``updated``
+        (written without upserts), ``upserted``, ``writer`` (how), ``bulk_seconds``,
         ``vertices_seconds``, ``edges_seconds`` (the upserts) and ``seconds`` (all).
         """
         started = time.perf_counter()
         progress = progress or Progress(quiet=True)
         records = records if records is not None else graph_records(case, since, until)
         stats = {"vertices": len(records.vertices), "edges": len(records.edges), "unchanged": 0, "inserted": 0,
-                 "upserted": 0, "writer": "upserts", "bulk_seconds": 0.0}
-        todo = None
-        if bulk:
-            t0 = time.perf_counter()
-            todo = self._bulk_write(records, progress, stats)
-            stats["bulk_seconds"] = time.perf_counter() - t0
-        if todo is None:
-            todo = ((records.vertex_rows(), len(records.vertices)), (records.edge_rows(), len(records.edges)))
-        else:
-            todo = ((todo[0], len(todo[0])), (todo[1], len(todo[1])))
+                 "updated": 0, "upserted": 0, "writer": "upserts", "bulk_seconds": 0.0}
+        t0 = time.perf_counter()
+        left = self._bulk_write(records, progress, stats) if bulk else None
+        stats["bulk_seconds"] = time.perf_counter() - t0
+        todo = (((records.vertex_rows(), len(records.vertices)), (records.edge_rows(), len(records.edges)))
+                if left is None else ((left[0], len(left[0])), (left[1], len(left[1]))))
         for kind, (rows, total), upsert in zip(("vertices", "edges"), todo,
                                                (self._upsert_vertices, self._upsert_edges)):
             t0, done = time.perf_counter(), 0
@@ -149,7 +146,7 @@ class GraphBackend(ABC):
         """Write what the store can without an upsert per element; return the vertex and edge rows left to upsert.
 
         ``None`` (the default) leaves every row to the upserts. A store that writes
-        here adds ``unchanged``, ``inserted`` and ``writer`` to ``stats``.
+        here sets ``unchanged``, ``inserted``, ``updated`` and ``writer`` in ``stats``.
         """
         return None
 

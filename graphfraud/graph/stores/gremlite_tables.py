@@ -161,6 +161,59 @@ class GremliteTables:
             self._write(elts, quads)
         return left
 
+    def update(self, vertices: list[tuple[int, dict, dict]], edges: list[tuple[int, dict, dict]]) -> list[dict]:
+        """Set the properties of elements already in the store as ``property(single, k, v)`` would.
+
+        Items are ``(store id, stored properties, row)``. As in gremlite's
+        ``Result.set_property``: a property stored with a value equal (``==``) to
+        the row's is left alone, one stored with another value gets the new value
+        (a vertex property also a new id), a missing one is added; properties the
+        row does not have are kept. ``gf_id`` and ``label`` are not touched. A
+        vertex with a property stored more than once is not updated here: the
+        vertex rows returned are those, for the caller's upserts.
+        """
+        changes, texts = [], []
+        for is_edge, items in ((False, vertices), (True, edges)):
+            for element_id, stored, row in items:
+                sets = [(k, v, k in stored) for k, v in row.items()
+                        if k not in ("gf_id", "label", "src", "dst") and (k not in stored or stored[k] != v)]
+                for k, v, _ in sets:  # in the order set_property interns them
+                    texts.append(k)  # a stored property's name is in strings already: no new id for it
+                    text = _value_text(v)
+                    if text is not None:
+                        texts.append(text)
+                changes.append((is_edge, element_id, row, sets))
+        self._intern(texts)
+        next_id, left = self._next_id("graphelts"), []
+        freed, elts, moved, quads, edge_values = [], [], [], [], []
+        for is_edge, element_id, row, sets in changes:
+            if is_edge:
+                for k, v, replace in sets:
+                    if replace:
+                        edge_values.append((self._encode(v), -element_id, self._string_ids[k]))
+                    else:
+                        quads.append((-element_id, self._string_ids[k], self._encode(v), _NO_ID))
+                continue
+            old = {k: self.con.execute("SELECT g FROM quads WHERE s = ? AND p = ?",
+                                       (element_id, self._string_ids[k])).fetchall()
+                   for k, _, replace in sets if replace}
+            if any(len(ids) != 1 for ids in old.values()):
+                left.append(row)
+                continue
+            for k, v, replace in sets:
+                prop, next_id = next_id, next_id + 1
+                elts.append((prop,))
+                if replace:
+                    freed.append(old[k][0])
+                    moved.append((self._encode(v), prop, old[k][0][0]))
+                else:
+                    quads.append((element_id, self._string_ids[k], self._encode(v), prop))
+        self.con.executemany("DELETE FROM graphelts WHERE id = ?", freed)
+        self.con.executemany("UPDATE quads SET o = ?, g = ? WHERE g = ?", moved)
+        self.con.executemany("UPDATE quads SET o = ? WHERE s = ? AND p = ?", edge_values)
+        self._write(elts, quads)
+        return left
+
     # ------------------------------------------------------------------ helpers
     def _next_id(self, table: str) -> int:
         # what AUTOINCREMENT would hand out next: past both the sequence and the largest id
