@@ -60,15 +60,16 @@ def bench_load(name: str, case, upserts: bool = False) -> None:
                 stats = store.load_case(case, records=records, bulk=bulk)
                 ok = store.counts() == (len(records.vertices), len(records.edges))
             print(f"  {what}: {stats['seconds']:.1f}s ({n / stats['seconds']:,.0f} elements/s); "
-                  f"unchanged {stats['unchanged']:,}, inserted {stats['inserted']:,}, upserted {stats['upserted']:,}; "
-                  f"counts as recorded: {ok}; store {os.path.getsize(path) / 2**20:.0f} MiB")
+                  f"unchanged {stats['unchanged']:,}, inserted {stats['inserted']:,}, updated {stats['updated']:,}, "
+                  f"upserted {stats['upserted']:,}; counts as recorded: {ok}; store {os.path.getsize(path) / 2**20:.0f} MiB")
             return path
 
         path = timed("empty store")
         with connect(f"gremlite://{path}") as store:
             stats = store.load_case(case, records=records)
             print(f"  again over the complete store: {stats['seconds']:.1f}s ({n / stats['seconds']:,.0f} elements/s); "
-                  f"unchanged {stats['unchanged']:,}, inserted {stats['inserted']:,}, upserted {stats['upserted']:,}")
+                  f"unchanged {stats['unchanged']:,}, inserted {stats['inserted']:,}, updated {stats['updated']:,}, "
+                  f"upserted {stats['upserted']:,}")
             t0 = time.perf_counter()
             ev = store.evidence()
             print(f"  evidence read-back: {len(ev):,} edges in {time.perf_counter() - t0:.1f}s")

@@ -7,10 +7,10 @@ steps: no Gremlin script is ever built from data, so an account id such as
 Elements are keyed by the ``gf_id`` property. A load first reads back, a page
 of ``gf_id`` at a time, what the store already holds of the case, and skips the
 elements stored exactly as recorded (an empty store is not read). On gremlite,
-the elements still missing are then written straight into its SQLite tables in
-one transaction (:mod:`.gremlite_tables`; checked against gremlite's version and
-schema first and read back through traversals before committing). The rest is
-upserted: where the server has ``mergeV``/``mergeE`` (TinkerPop 3.6+, Neptune
+the elements still missing are then inserted straight into its SQLite tables,
+and those stored otherwise updated there, in one transaction
+(:mod:`.gremlite_tables`; checked against gremlite's version and schema first,
+read back through traversals before committing). The rest is upserted: where the server has ``mergeV``/``mergeE`` (TinkerPop 3.6+, Neptune
 1.2.1+) with them; elsewhere (gremlite, older servers) with the
 ``fold().coalesce(unfold(), addV())`` pattern. Which one is found out on connect
 by asking the server to compile an empty ``mergeV``, not configured. Transient
@@ -264,10 +264,9 @@ class GremlinBackend(GraphBackend):
                 left = tables.insert(c.new_v, c.new_e, c.ids)
                 left_ids = {r["gf_id"] for r in left}
                 written_e = [r for r in c.new_e if r["gf_id"] not in left_ids]
-                want = (before[0] + len(c.new_v), before[1] + len(written_e))
-                if self._counts_now() != want:
-                    raise _TablesMismatch(f"the store counts {self._counts_now()} vertices and edges after the "
-                                          f"insert, not {want}")
+                want, got = (before[0] + len(c.new_v), before[1] + len(written_e)), self._counts_now()
+                if got != want:
+                    raise _TablesMismatch(f"the store counts {got} vertices and edges after the insert, not {want}")
                 self._check_samples(c.new_v + written_e, exact=True)
             update_v, rest_v = _updatable(c.changed_v, c.found_v, c.expect_v)
             update_e, rest_e = _updatable(c.changed_e, c.found_e, c.expect_e)
