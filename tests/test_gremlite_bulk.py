@@ -257,5 +257,5 @@ def test_the_reference_case_loads_in_seconds_and_reads_back_as_recorded(referenc
         stats = store.load_case(reference_case, records=rec)
         took = time.perf_counter() - t0
         assert stats["inserted"] == len(rec.vertices) + len(rec.edges) > 40_000
-        assert took < 30, took  # issue 10's target; measured ~3 s on the 2-core project machine
+        assert took < 30, took  # issue 10's target; 3.0-5.1 s measured on the 2-core project machine
         assert same(store.snapshot(), snapshot_frames(rec.vertex_rows(), rec.edge_rows()))
