@@ -82,6 +82,7 @@ SLOW = (
     "test_identical_input_and_seed_give_byte_identical_outputs",
     "test_analyze_counts_rejected_rows_from_a_messy_csv_case",
     "test_loader_properties.py::",
+    "test_gremlite_bulk.py::",
 )
 
 

@@ -3,8 +3,9 @@
 ``base`` writes the flow once (:class:`GraphBackend`); ``memory`` keeps the graph
 in a NetworkX DiGraph (the default); ``gremlin`` keeps it in any store reached
 through gremlinpython (gremlite on a SQLite file, a TinkerPop Gremlin Server,
-Amazon Neptune). A new store is a subclass of :class:`GraphBackend` plus one
-entry in :data:`STORES`.
+Amazon Neptune); ``gremlite_tables`` writes new elements straight into a gremlite
+store's SQLite tables, so an empty store loads without an upsert per element. A
+new store is a subclass of :class:`GraphBackend` plus one entry in :data:`STORES`.
 """
 
 from __future__ import annotations

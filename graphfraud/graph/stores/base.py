@@ -2,7 +2,8 @@
 
 :class:`GraphBackend` writes the flow once; a store only says how to upsert a
 batch of vertices or edges, how to read the evidence edges back in pages, and
-how to set properties on account vertices.
+how to set properties on account vertices, and may say how to write many
+elements at once (:meth:`GraphBackend._bulk_write`).
 """
 
 from __future__ import annotations
@@ -38,26 +39,43 @@ class GraphBackend(ABC):
 
     # ------------------------------------------------------------------ the flow
     def load_case(self, case: Case, since=None, until=None, progress: Progress | None = None,
-                  records: GraphRecords | None = None) -> dict:
-        """Upsert the case's graph (see :mod:`graphfraud.graph.records`): vertices first, then edges.
+                  records: GraphRecords | None = None, bulk: bool = True) -> dict:
+        """Load the case's graph (see :mod:`graphfraud.graph.records`): vertices first, then edges.
 
-        Upserts are keyed by ``gf_id``, so loading twice, or again after an
-        interrupted load, ends with the same graph. Returns counts and timings.
+        Elements are keyed by ``gf_id``, so loading twice, or again after an
+        interrupted load, ends with the same graph. With ``bulk`` (the default) a
+        store writes what it can without an upsert per element (gremlite: the
+        elements it lacks inserted and those stored otherwise updated, straight in
+        its tables, in one transaction; any Gremlin store: elements already stored
+        as recorded are skipped) and upserts the rest; ``bulk=False`` upserts
+        every element.
+
+        Returns counts and timings: ``vertices``, ``edges`` (in the records),
+        ``unchanged`` (already stored as recorded), ``inserted`` and ``updated``
+        (written without upserts), ``upserted``, ``writer`` (how), ``bulk_seconds``,
+        ``vertices_seconds``, ``edges_seconds`` (the upserts) and ``seconds`` (all).
         """
+        started = time.perf_counter()
         progress = progress or Progress(quiet=True)
         records = records if records is not None else graph_records(case, since, until)
-        stats = {"vertices": len(records.vertices), "edges": len(records.edges)}
-        for kind, rows, total, upsert in (
-            ("vertices", records.vertex_rows(), len(records.vertices), self._upsert_vertices),
-            ("edges", records.edge_rows(), len(records.edges), self._upsert_edges),
-        ):
+        stats = {"vertices": len(records.vertices), "edges": len(records.edges), "unchanged": 0, "inserted": 0,
+                 "updated": 0, "upserted": 0, "writer": "upserts", "bulk_seconds": 0.0}
+        t0 = time.perf_counter()
+        left = self._bulk_write(records, progress, stats) if bulk else None
+        stats["bulk_seconds"] = time.perf_counter() - t0
+        todo = (((records.vertex_rows(), len(records.vertices)), (records.edge_rows(), len(records.edges)))
+                if left is None else ((left[0], len(left[0])), (left[1], len(left[1]))))
+        for kind, (rows, total), upsert in zip(("vertices", "edges"), todo,
+                                               (self._upsert_vertices, self._upsert_edges)):
             t0, done = time.perf_counter(), 0
             for batch in batches(rows, self.batch_size):
                 upsert(batch)
                 done += len(batch)
                 if done % (self.batch_size * 20) < len(batch) or done == total:
-                    progress.note(f"{kind}: {done:,}/{total:,}")
+                    progress.note(f"{kind} upserted: {done:,}/{total:,}")
             stats[f"{kind}_seconds"] = time.perf_counter() - t0
+            stats["upserted"] += done
+        stats["seconds"] = time.perf_counter() - started
         return stats
 
     def evidence(self) -> pd.DataFrame:
@@ -125,6 +143,15 @@ class GraphBackend(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"
+
+    # ------------------------------------------------------------------ what a store may implement
+    def _bulk_write(self, records: GraphRecords, progress: Progress, stats: dict) -> tuple[list, list] | None:
+        """Write what the store can without an upsert per element; return the vertex and edge rows left to upsert.
+
+        ``None`` (the default) leaves every row to the upserts. A store that writes
+        here sets ``unchanged``, ``inserted``, ``updated`` and ``writer`` in ``stats``.
+        """
+        return None
 
     # ------------------------------------------------------------------ what a store implements
     @abstractmethod

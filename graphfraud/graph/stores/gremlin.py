@@ -4,12 +4,18 @@ Everything goes through gremlinpython bytecode, with values as arguments of the
 steps: no Gremlin script is ever built from data, so an account id such as
 ``x'); g.V().drop(); //`` is stored as the text it is.
 
-Upserts are keyed by the ``gf_id`` property. Where the server has ``mergeV``/
-``mergeE`` (TinkerPop 3.6+, Neptune 1.2.1+) they are used; elsewhere (gremlite,
-older servers) the ``fold().coalesce(unfold(), addV())`` pattern. Which one is
-found out on connect by asking the server to compile an empty ``mergeV``, not
-configured. Transient errors (Neptune's ConcurrentModificationException, a busy
-SQLite file, a dropped socket) are retried with exponential backoff.
+Elements are keyed by the ``gf_id`` property. A load first reads back, a page
+of ``gf_id`` at a time, what the store already holds of the case, and skips the
+elements stored exactly as recorded (an empty store is not read). On gremlite,
+the elements still missing are then inserted straight into its SQLite tables,
+and those stored otherwise updated there, in one transaction
+(:mod:`.gremlite_tables`; checked against gremlite's version and schema first,
+read back through traversals before committing). The rest is upserted: where the server has ``mergeV``/``mergeE`` (TinkerPop 3.6+, Neptune
+1.2.1+) with them; elsewhere (gremlite, older servers) with the
+``fold().coalesce(unfold(), addV())`` pattern. Which one is found out on connect
+by asking the server to compile an empty ``mergeV``, not configured. Transient
+errors (Neptune's ConcurrentModificationException, a busy SQLite file, a dropped
+socket) are retried with exponential backoff.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from __future__ import annotations
 import os
 import random
 import time
+from dataclasses import dataclass
+from typing import Callable
 from urllib.parse import urlparse
 
 import pandas as pd
@@ -25,6 +33,7 @@ from gremlin_python.process.graph_traversal import __
 from gremlin_python.process.traversal import Cardinality, Direction, Merge, P, T
 
 from .base import EVIDENCE_COLUMNS, GraphBackend
+from .gremlite_tables import GremliteTables, UnencodableValue
 from ...errors import BackendError, GraphFraudError, InputError
 from ..records import EVIDENCE_LABELS, RING_PROPERTIES, encode_times
 
@@ -120,8 +129,11 @@ class GremlinBackend(GraphBackend):
     ...     "mfa_used": [0, 1], "device_id": ["d1", "d2"]})
     >>> g = graphfraud.connect("gremlite://")
     >>> stats = g.load_case(graphfraud.case_from_frames(logins=lg))
-    >>> g.counts(), g.upsert_mode
-    ((6, 6), 'fold/coalesce')
+    >>> g.counts(), stats["writer"], stats["inserted"], g.upsert_mode
+    ((6, 6), 'gremlite tables', 12, 'fold/coalesce')
+    >>> stats = g.load_case(graphfraud.case_from_frames(logins=lg))   # again: every element is already there
+    >>> stats["unchanged"], stats["inserted"], stats["upserted"]
+    (12, 0, 0)
     """
 
     def __init__(self, url: str, batch_size: int | None = None, page_size: int = 500, retries: int = 5,
@@ -219,6 +231,125 @@ class GremlinBackend(GraphBackend):
         except Exception:  # the socket is already gone; a new one follows
             pass
         self._open()
+
+    # ------------------------------------------------------------------ loading without an upsert per element
+    def _bulk_write(self, records, progress, stats):
+        vertices = [_stored(r) for r in records.vertex_rows()]
+        edges = [_stored(r) for r in records.edge_rows()]
+        tables, why = (GremliteTables.open(self._remote) if self._embedded and self._remote is not None
+                       else (None, ""))
+        if tables is not None:
+            try:
+                return self._run(lambda: self._write_tables(tables, vertices, edges, progress, stats))
+            except (UnencodableValue, _TablesMismatch) as exc:  # rolled back: nothing of it is in the store
+                why = str(exc)
+        if why:
+            progress.note(f"gremlite tables not written ({why}); upserting instead")
+        c = self._compare(vertices, edges, self._run, stats)
+        return c.new_v + c.changed_v, c.new_e + c.changed_e
+
+    def _write_tables(self, tables, vertices, edges, progress, stats):
+        """Compare, insert the new elements, update the changed ones and check, in one transaction.
+
+        Returns the rows left to upsert: elements found more than once, with
+        another label or other ends, and edges whose ends are in no table.
+        """
+        stats["unchanged"] = stats["inserted"] = stats["updated"] = 0
+        with tables.transaction():
+            # reads run bare inside the transaction: a retry's rollback would end it (the whole of it is retried)
+            c = self._compare(vertices, edges, lambda request: request(), stats)
+            left, written_e = [], []
+            if c.new_v or c.new_e:  # counting is a scan on gremlite: not for a load that has nothing to add
+                before = self._counts_now()
+                left = tables.insert(c.new_v, c.new_e, c.ids)
+                left_ids = {r["gf_id"] for r in left}
+                written_e = [r for r in c.new_e if r["gf_id"] not in left_ids]
+                want, got = (before[0] + len(c.new_v), before[1] + len(written_e)), self._counts_now()
+                if got != want:
+                    raise _TablesMismatch(f"the store counts {got} vertices and edges after the insert, not {want}")
+                self._check_samples(c.new_v + written_e, exact=True)
+            update_v, rest_v = _updatable(c.changed_v, c.found_v, c.expect_v)
+            update_e, rest_e = _updatable(c.changed_e, c.found_e, c.expect_e)
+            if update_v or update_e:
+                kept = tables.update(update_v, update_e)
+                rest_v += kept
+                kept_ids = {r["gf_id"] for r in kept}
+                updated = [r for _, _, r in update_v + update_e if r["gf_id"] not in kept_ids]
+                self._check_samples(updated, exact=False)
+                stats["updated"] = len(updated)
+        stats["inserted"] = len(c.new_v) + len(written_e)
+        stats["writer"] = "gremlite tables"
+        progress.note(f"gremlite tables: {len(c.new_v):,} vertices and {len(written_e):,} edges inserted, "
+                      f"{stats['updated']:,} elements updated, {stats['unchanged']:,} already stored")
+        return rest_v, rest_e + left
+
+    def _compare(self, vertices, edges, run, stats) -> _Comparison:
+        """Split rows into new and changed against the store; those already stored as recorded are dropped.
+
+        An empty store is not read.
+        """
+        def expect_v(r):
+            return {"label": r["label"]}
+
+        if run(lambda: self.g.V().limit(1).count().to_list()) == [0]:
+            return _Comparison(vertices, [], edges, [], {}, {}, {}, expect_v, expect_v)
+        found_v = self._read_stored(vertices, run, lambda page: self.g.V().has("gf_id", P.within(page)))
+        ids = {k: got[0]["id"] for k, got in found_v.items() if len(got) == 1}
+        found_e = self._read_stored(edges, run, lambda page: self.g.E().has("gf_id", P.within(page)))
+
+        def expect_e(r):  # an edge's ends are compared by the store ids of the vertices with the row's src and dst
+            return {"label": r["label"], "src": ids.get(r["src"]), "dst": ids.get(r["dst"])}
+
+        new_v, changed_v = _split(vertices, found_v, expect_v)
+        new_e, changed_e = _split(edges, found_e, expect_e)
+        stats["unchanged"] = len(vertices) + len(edges) - len(new_v) - len(changed_v) - len(new_e) - len(changed_e)
+        return _Comparison(new_v, changed_v, new_e, changed_e, found_v, found_e, ids, expect_v, expect_e)
+
+    def _read_stored(self, rows, run, elements) -> dict:
+        """``{gf_id: [stored element, ...]}`` for the rows' ids, read ``page_size`` ids at a time.
+
+        ``elementMap()`` brings id, label, ends and properties in one step (half the
+        time of a ``project()`` of them on gremlite); of a multi-valued vertex
+        property it gives one value, and the upsert that follows sets the single one.
+        """
+        found: dict[str, list] = {}
+        for start in range(0, len(rows), self.page_size):
+            page = [r["gf_id"] for r in rows[start:start + self.page_size]]
+            for got in run(lambda: elements(page).element_map().to_list()):
+                got = _element(got)
+                found.setdefault(got["props"].get("gf_id"), []).append(got)
+        return found
+
+    def _counts_now(self):
+        return self.g.V().count().to_list()[0], self.g.E().count().to_list()[0]
+
+    def _check_samples(self, rows, exact: bool) -> None:
+        """Read one written element of each label back through traversals: as the row says, ends by gf_id.
+
+        ``exact``: no property beyond the row's (a new element); otherwise the
+        element may keep others, and values compare with ``==`` as gremlite's do.
+        """
+        samples = {}
+        for r in rows:
+            samples.setdefault(("src" in r, r["label"]), r)
+        for (is_edge, _), r in sorted(samples.items()):
+            if is_edge:  # ends by their gf_id, not by the ids the insert gave them
+                stored = (self.g.E().has("gf_id", r["gf_id"]).project("label", "src", "dst", "props").by(__.label())
+                          .by(__.out_v().values("gf_id")).by(__.in_v().values("gf_id")).by(__.value_map()).to_list())
+                expect = {"label": r["label"], "src": r["src"], "dst": r["dst"]}
+            else:
+                stored = (self.g.V().has("gf_id", r["gf_id"]).project("label", "props").by(__.label())
+                          .by(__.value_map()).to_list())
+                expect = {"label": r["label"]}
+            stored = [{**x, "props": _single(x["props"])} for x in stored]
+            ok = len(stored) == 1 and all(stored[0].get(k) == v for k, v in expect.items())
+            if ok and exact:
+                ok = _same(r, stored[0], expect) and len(stored[0]["props"]) == len(r) - len(expect)
+            elif ok:
+                props = stored[0]["props"]
+                ok = all(k in props and props[k] == v for k, v in r.items() if k not in expect)
+            if not ok:
+                raise _TablesMismatch(f"{r['gf_id']!r} reads back as {stored}, not as written")
 
     # ------------------------------------------------------------------ upserts
     def _requests(self, rows, add):
@@ -361,6 +492,76 @@ def _check_store_file(path: str) -> None:
             if not fh.read(16).startswith(b"SQLite format 3"):
                 raise InputError(f"gremlite store {path!r} exists and is not a SQLite file; refusing to touch it "
                                  "(give a new path or an existing gremlite store)")
+
+
+class _TablesMismatch(GraphFraudError):
+    """What was written into gremlite's tables does not read back as written (the load upserts instead)."""
+
+
+def _stored(row: dict) -> dict:
+    """A records row with the values a store keeps (times encoded, numpy scalars as Python ones)."""
+    return {k: _value(k, v) for k, v in row.items()}
+
+
+def _same(row: dict, stored: dict, expect: dict) -> bool:
+    """Whether a stored element has the ``expect``-ed label (and ends) and every row property, of the same type."""
+    if any(stored.get(k) != v for k, v in expect.items()):
+        return False
+    props = stored["props"]
+    for k, v in row.items():
+        if k not in expect and (k not in props or type(props[k]) is not type(v) or props[k] != v):
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class _Comparison:
+    """The rows of a load against the store: new, changed, what was found, and what each row expects."""
+
+    new_v: list
+    changed_v: list
+    new_e: list
+    changed_e: list
+    found_v: dict
+    found_e: dict
+    ids: dict  # gf_id -> store id of the vertices found once
+    expect_v: Callable
+    expect_e: Callable
+
+
+def _updatable(changed: list[dict], found: dict, expect) -> tuple[list, list]:
+    """``(store id, stored properties, row)`` of changed elements found once with the row's label (and ends); the rest."""
+    update, rest = [], []
+    for r in changed:
+        got = found.get(r["gf_id"], [])
+        if len(got) == 1 and all(got[0].get(k) == v for k, v in expect(r).items()):
+            update.append((got[0]["id"], got[0]["props"], r))
+        else:
+            rest.append(r)
+    return update, rest
+
+
+def _split(rows: list[dict], found: dict, expect) -> tuple[list, list]:
+    """(not in the store, in it but not exactly once or not as recorded); the rest is already stored."""
+    new, changed = [], []
+    for r in rows:
+        got = found.get(r["gf_id"])
+        if not got:
+            new.append(r)
+        elif len(got) != 1 or not _same(r, got[0], expect(r)):
+            changed.append(r)
+    return new, changed
+
+
+def _element(element_map: dict) -> dict:
+    """An ``elementMap()`` as ``id, label, props`` (+ ``src, dst``: the ends' store ids)."""
+    props = dict(element_map)
+    out = {"id": props.pop(T.id), "label": props.pop(T.label)}
+    for direction, key in ((Direction.OUT, "src"), (Direction.IN, "dst")):
+        if direction in props:
+            out[key] = props.pop(direction)[T.id]
+    out["props"] = _single(props)
+    return out
 
 
 def _single(props: dict) -> dict:
