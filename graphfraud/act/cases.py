@@ -426,43 +426,58 @@ def _member_table(case: Case, member_ring: pd.Series, evidence: dict, bursts, si
 
 
 def _timeline(logins, bad, found, bursts, infra, mem) -> list[dict]:
-    """Events at the times they happened (login, trigger, payment and finding timestamps; never bin bounds)."""
-    events = []
-    for r in mem.itertuples():
-        if pd.notna(getattr(r, "signup_ts", None)):
-            events.append((r.signup_ts, "signup", r.account_id, f"signed up ({r.email_domain})"))
-    ips = set(infra.loc[infra["entity_type"] == "ip", "value"])
-    devices = set(infra.loc[infra["entity_type"] == "device", "value"])
-    ok = logins[(logins["result"].to_numpy() == "SUCCESS")]
-    on_shared = ok[ok["ip"].isin(ips).to_numpy() | ok["device_id"].isin(devices).to_numpy()]
+    """Events at the times they happened (login, trigger, payment and finding timestamps; never bin bounds).
 
-    def via(r) -> str:
-        parts = ([f"IP {r['ip']}"] if r["ip"] in ips else []) + ([f"device {r['device_id']}"]
-                                                                if r["device_id"] in devices else [])
+    One ring's rows are few, so they are read as Python lists: a pandas call per
+    ring and event kind would cost more than the events themselves.
+    """
+    events = []
+    if "signup_ts" in mem:
+        for ts, account, domain in zip(*_columns(mem, "signup_ts", "account_id", "email_domain")):
+            if pd.notna(ts):
+                events.append((ts, "signup", account, f"signed up ({domain})"))
+    kind, value = _columns(infra, "entity_type", "value")
+    ips = {v for k, v in zip(kind, value) if k == "ip"}
+    devices = {v for k, v in zip(kind, value) if k == "device"}
+    on_shared = [(ts, account, ip, device)
+                 for ts, account, ip, device, result in zip(*_columns(logins, "event_ts", "account_id", "ip",
+                                                                      "device_id", "result"))
+                 if result == "SUCCESS" and (ip in ips or device in devices)]
+
+    def via(login) -> str:
+        _, _, ip, device = login
+        parts = ([f"IP {ip}"] if ip in ips else []) + ([f"device {device}"] if device in devices else [])
         return "via " + " and ".join(parts)
 
-    if len(on_shared):
-        first, last = on_shared.iloc[0], on_shared.iloc[-1]
-        events.append((first["event_ts"], "first shared login", first["account_id"], via(first)))
-        events.append((last["event_ts"], "last shared login", last["account_id"], via(last)))
-        day = on_shared["event_ts"].dt.strftime("%Y-%m-%d")
-        for _, g in on_shared.groupby(day.to_numpy(), sort=True):
-            n = g["account_id"].nunique()
+    if on_shared:
+        first, last = on_shared[0], on_shared[-1]
+        events.append((first[0], "first shared login", first[1], via(first)))
+        events.append((last[0], "last shared login", last[1], via(last)))
+        by_day: dict = {}
+        for login in on_shared:
+            by_day.setdefault(login[0].strftime("%Y-%m-%d"), []).append(login)
+        for _, day in sorted(by_day.items()):
+            n = len({login[1] for login in day})
             if n >= 2:
-                t0, t1 = g["event_ts"].min(), g["event_ts"].max()
+                t0, t1 = min(login[0] for login in day), max(login[0] for login in day)
                 events.append((t0, "coordinated session", None,
                                f"{n} members logged in successfully on shared infrastructure "
-                               f"({len(g)} logins, {t0:%H:%M:%S} to {t1:%H:%M:%S})"))
+                               f"({len(day)} logins, {t0:%H:%M:%S} to {t1:%H:%M:%S})"))
     if bursts is not None:
-        for r in bursts.itertuples():
-            events.append((r.trigger_ts, "burst trigger", r.account_id,
-                           f"risky fail from {r.ip}, then {r.run_count_24h} launches in {r.region_count_24h} regions"))
-    for r in bad.itertuples():
-        events.append((r.payment_ts, "bad payment", r.account_id, f"{r.status} {r.amount_usd:.2f} USD"))
-    for r in found.itertuples():
-        events.append((r.finding_ts, "security finding", r.account_id, f"{r.type} ({r.severity})"))
+        for ts, account, ip, runs, regions in zip(*_columns(bursts, "trigger_ts", "account_id", "ip", "run_count_24h",
+                                                            "region_count_24h")):
+            events.append((ts, "burst trigger", account, f"risky fail from {ip}, then {runs} launches in {regions} regions"))
+    for ts, account, status, amount in zip(*_columns(bad, "payment_ts", "account_id", "status", "amount_usd")):
+        events.append((ts, "bad payment", account, f"{status} {amount:.2f} USD"))
+    for ts, account, kind, severity in zip(*_columns(found, "finding_ts", "account_id", "type", "severity")):
+        events.append((ts, "security finding", account, f"{kind} ({severity})"))
     events.sort(key=lambda e: (pd.Timestamp(e[0]), e[1], e[2] or "", e[3]))
     return [{"ts": _jsonable(pd.Timestamp(t)), "event": e, "account_id": a, "detail": d} for t, e, a, d in events]
+
+
+def _columns(df: pd.DataFrame, *names: str) -> list[list]:
+    """The named columns as Python lists (timestamps as ``pd.Timestamp``)."""
+    return [df[c].tolist() for c in names]
 
 
 def _summary_md(doc, mem, infra, periods: Periods) -> str:
