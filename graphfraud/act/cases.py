@@ -283,18 +283,24 @@ def open_case(case: Case, ring_id: str, out_dir: str | Path, rings: RingResult |
 # ---------------------------------------------------------------------- one grouped pass over the evidence
 
 class _ByRing:
-    """A table of every wanted ring (ring id in ``_ring``), cut by ring with one groupby.
+    """A table of every wanted ring (ring id in ``_ring``), cut by ring in one grouped pass.
 
-    ``raw`` rows are what the folder computes from (and what case.json and
-    summary.md show); ``safe`` rows, made formula-safe once for the whole table,
-    are what its CSV holds. A ring with no rows gets the table's empty frame,
-    so every CSV has its header.
+    The rows are put in ring order once (stable, so each ring keeps the
+    table's order), which makes every ring's rows one contiguous block: a ring's
+    table is a slice, not a row lookup. ``raw`` rows are what the folder
+    computes from (and what case.json and summary.md show); ``safe`` rows, made
+    formula-safe once for the whole table, are what its CSV holds. A ring with no
+    rows gets the table's empty frame, so every CSV has its header.
     """
 
     def __init__(self, df: pd.DataFrame, safe: bool = True):
-        self._rows = df.groupby("_ring", sort=False).indices if len(df) else {}
-        self._raw = df.drop(columns="_ring").reset_index(drop=True)
+        ring = df["_ring"]
+        has = ring.notna().to_numpy()
+        codes, self._rings = pd.factorize(ring[has], sort=True)
+        order = np.flatnonzero(has)[np.argsort(codes, kind="stable")]
+        self._raw = df.drop(columns="_ring").iloc[order].reset_index(drop=True)
         self._safe = formula_safe(self._raw) if safe else self._raw
+        self._bounds = np.searchsorted(np.sort(codes), np.arange(len(self._rings) + 1))
 
     def raw(self, ring_id: str) -> pd.DataFrame:
         return self._take(self._raw, ring_id)
@@ -303,7 +309,9 @@ class _ByRing:
         return self._take(self._safe, ring_id)
 
     def _take(self, df: pd.DataFrame, ring_id: str) -> pd.DataFrame:
-        return df.iloc[self._rows.get(ring_id, np.array([], dtype=np.intp))].reset_index(drop=True)
+        k = self._rings.get_indexer([ring_id])[0]
+        block = df.iloc[self._bounds[k]:self._bounds[k + 1]] if k >= 0 else df.iloc[:0]
+        return block.reset_index(drop=True)
 
 
 def _evidence_tables(case: Case, periods: Periods, member_ring: pd.Series) -> dict[str, pd.DataFrame]:
