@@ -365,8 +365,11 @@ def _infrastructure(case: Case, periods: Periods, member_ring: pd.Series, campai
 # ---------------------------------------------------------------------- one folder
 
 def _write_folder(folder: Path, ring_id: str, row: pd.Series, members: list[str], rings: RingResult,
-                  periods: Periods, raw: dict, safe: dict, bursts, case: Case, graph, assets: Path) -> None:
-    """One ring's folder from its rows: ``raw`` to compute and show, ``safe`` (formula-safe) for the CSVs."""
+                  periods: Periods, raw: dict, safe: dict, bursts, case: Case, graph, assets: Path | None) -> None:
+    """One ring's folder from its rows: ``raw`` to compute and show, ``safe`` (formula-safe) for the CSVs.
+
+    ``assets`` is the shared vis-network folder the page refers to (None: the page inlines it).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     for name in (*_EVIDENCE, "shared_infrastructure", "members"):
         _write_csv(safe[name], folder / f"{name}.csv")
