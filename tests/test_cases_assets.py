@@ -91,7 +91,8 @@ def test_every_page_refers_to_existing_local_files_and_fetches_nothing(cases_dir
         page = out / rid / "graph.html"
         tags = _Tags(page.read_text(encoding="utf-8"))
         urls = [(t, k, v) for t, a in tags.tags for k, v in a.items() if k in ("src", "href", "action", "data")]
-        assert urls == [("link", "href", "../_assets/vis-network.css"), ("script", "src", "../_assets/vis-network.min.js")]
+        assert urls == [("link", "href", "../_assets/vis-network.css"),
+                        ("script", "src", "../_assets/vis-network.min.js")]
         for _, _, url in urls:
             target = (page.parent / url).resolve()
             assert target.is_file() and target.parent == (out / C.ASSETS).resolve()
@@ -176,7 +177,8 @@ def _chromium(url: str, profile) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="headless Chromium (Debian package chromium) not installed")
+@pytest.mark.skipif(shutil.which("chromium") is None,
+                    reason="headless Chromium (Debian package chromium) not installed")
 def test_case_page_renders_from_its_folder_in_headless_chromium(run, tmp_path):
     case, signals, bursts, rings, periods = run
     rid = rings.flagged["ring_id"].iloc[0]

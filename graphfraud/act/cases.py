@@ -194,7 +194,6 @@ def open_ring_cases(case: Case, rings: RingResult, out_dir: str | Path, signals:
     out_dir = Path(out_dir)
     if not wanted:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in INDEX_COLUMNS})
-    ring_of = rings.rings.set_index("account_id")["ring_id"]
     # one scope for every page, whichever rings are written: the flagged rings and the ones asked for
     scope_rings = set(flagged) | set(wanted)
     scope = set(rings.rings.loc[rings.rings["ring_id"].isin(scope_rings), "account_id"])
@@ -327,7 +326,10 @@ def _evidence_tables(case: Case, periods: Periods, member_ring: pd.Series) -> di
 
 
 def _infrastructure(case: Case, periods: Periods, member_ring: pd.Series, campaigns: pd.DataFrame) -> pd.DataFrame:
-    """Each ring's IPs and devices with successful logins by 2+ members: ``INFRASTRUCTURE_COLUMNS``, ring in ``_ring``."""
+    """Each ring's IPs and devices with successful logins by 2+ members.
+
+    Columns ``INFRASTRUCTURE_COLUMNS``, and the ring in ``_ring``.
+    """
     lg = case.logins
     ok = periods.analysis.mask(lg["event_ts"]) & (lg["result"].astype(object).to_numpy() == "SUCCESS")
     acct = lg["account_id"].astype(object).to_numpy()[ok]
@@ -477,11 +479,12 @@ def _timeline(logins, bad, found, bursts, infra, mem) -> list[dict]:
     if bursts is not None:
         for ts, account, ip, runs, regions in zip(*_columns(bursts, "trigger_ts", "account_id", "ip", "run_count_24h",
                                                             "region_count_24h")):
-            events.append((ts, "burst trigger", account, f"risky fail from {ip}, then {runs} launches in {regions} regions"))
+            events.append((ts, "burst trigger", account,
+                           f"risky fail from {ip}, then {runs} launches in {regions} regions"))
     for ts, account, status, amount in zip(*_columns(bad, "payment_ts", "account_id", "status", "amount_usd")):
         events.append((ts, "bad payment", account, f"{status} {amount:.2f} USD"))
-    for ts, account, kind, severity in zip(*_columns(found, "finding_ts", "account_id", "type", "severity")):
-        events.append((ts, "security finding", account, f"{kind} ({severity})"))
+    for ts, account, finding, severity in zip(*_columns(found, "finding_ts", "account_id", "type", "severity")):
+        events.append((ts, "security finding", account, f"{finding} ({severity})"))
     events.sort(key=lambda e: (pd.Timestamp(e[0]), e[1], e[2] or "", e[3]))
     return [{"ts": _jsonable(pd.Timestamp(t)), "event": e, "account_id": a, "detail": d} for t, e, a, d in events]
 
