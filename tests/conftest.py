@@ -75,6 +75,7 @@ SLOW = (
     "test_any_logins_round_trip_through_the_in_memory_store",
     "test_every_login_row_is_used_or_rejected_exactly_once",
     "test_page_renders_in_headless_chromium",
+    "test_case_page_renders_from_its_folder_in_headless_chromium",
     "test_ring_case_example_runs",
     "test_quickstart_example_runs",
     "test_console_script_runs_as_a_module",

@@ -168,6 +168,11 @@ def test_case_open_writes_the_folder_analyze_wrote(synthetic, tmp_path, extra):
     assert main(["case", "open", rid, "--db", str(db), "--out", str(tmp_path / "open"), *extra]) == 0
     a, b = _files(tmp_path / "analyze" / "cases" / rid), _files(tmp_path / "open" / rid)
     assert sorted(a) == sorted(C.CASE_FILES)
+    # vis-network once beside the ring folders, in both, and listed in analyze's manifest
+    for folder in (tmp_path / "analyze" / "cases", tmp_path / "open"):
+        assert _files(folder / C.ASSETS) == _files(tmp_path / "analyze" / "cases" / C.ASSETS) != {}
+    listed = {f["path"] for f in json.loads((tmp_path / "analyze" / "manifest.json").read_text())["files"]}
+    assert {f"cases/{C.ASSETS}/vis-network.min.js", f"cases/{C.ASSETS}/vis-network.css"} <= listed
     for name in a:
         assert a[name] == b[name], name
     members = pd.read_csv(tmp_path / "open" / rid / "members.csv")

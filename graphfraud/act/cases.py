@@ -25,15 +25,17 @@ from ..case import BAD_PAYMENT_STATUSES, Case, Periods, resolve_periods
 from ..case.schema import TIME_FORMAT as _TS
 from ..errors import InputError
 from ..graph.build import build_graph
-from ..graph.view import annotate_rings, explore
+from ..graph.view import annotate_rings, explore, write_assets
 from ..rings import RingResult
 from .report import markdown_table, md_escape
 
-__all__ = ["open_case", "open_ring_cases", "recommended_actions", "formula_safe", "CASE_FILES",
+__all__ = ["open_case", "open_ring_cases", "recommended_actions", "formula_safe", "CASE_FILES", "ASSETS",
            "MEMBER_COLUMNS", "INFRASTRUCTURE_COLUMNS", "INDEX_COLUMNS"]
 
 CASE_FILES = ("case.json", "members.csv", "shared_infrastructure.csv", "logins.csv", "ec2_activity.csv",
               "payments.csv", "security_findings.csv", "graph.html", "summary.md")
+#: the folder beside the ring folders that holds vis-network once for every ring's ``graph.html``
+ASSETS = "_assets"
 
 #: members.csv, before the signal columns (signals describe the signal window; their ``logins`` is ``window_logins``)
 MEMBER_COLUMNS = ["account_id", "country", "signup_ts", "email_domain", "is_enterprise", "success_logins",
@@ -98,8 +100,9 @@ def formula_safe(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _write_csv(df: pd.DataFrame, path: Path) -> None:
-    formula_safe(df).to_csv(path, index=False, date_format=_TS, lineterminator="\n")
+def _write_csv(safe: pd.DataFrame, path: Path) -> None:
+    """Write a table already made formula-safe (:func:`formula_safe`)."""
+    safe.to_csv(path, index=False, date_format=_TS, lineterminator="\n")
 
 
 def _jsonable(v):
@@ -171,8 +174,11 @@ def open_ring_cases(case: Case, rings: RingResult, out_dir: str | Path, signals:
     The graph page of every ring is drawn from one graph, built once from the
     members of the flagged rings (and of ``ring_ids``) and every login on the IPs
     and devices they used (one hop); ``graph`` replaces it (annotated with
-    :func:`~graphfraud.graph.view.annotate_rings`). The evidence tables are split
-    by ring in one grouped pass.
+    :func:`~graphfraud.graph.view.annotate_rings`). Every per-ring table
+    (evidence, members, shared infrastructure) is computed once for all the
+    rings and cut by ring in one grouped pass. vis-network is written once, to
+    ``<out_dir>/_assets/`` (``ASSETS``), and each ``graph.html`` refers to it as
+    ``../_assets/...``: keep that folder beside a ring folder you move.
 
     Returns the index, one row per folder: ``ring_id, size, score, pvalue,
     folder`` (``folder`` relative to ``out_dir``).
@@ -188,7 +194,6 @@ def open_ring_cases(case: Case, rings: RingResult, out_dir: str | Path, signals:
     out_dir = Path(out_dir)
     if not wanted:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in INDEX_COLUMNS})
-    ring_of = rings.rings.set_index("account_id")["ring_id"]
     # one scope for every page, whichever rings are written: the flagged rings and the ones asked for
     scope_rings = set(flagged) | set(wanted)
     scope = set(rings.rings.loc[rings.rings["ring_id"].isin(scope_rings), "account_id"])
@@ -197,23 +202,26 @@ def open_ring_cases(case: Case, rings: RingResult, out_dir: str | Path, signals:
     if graph is None:
         graph = annotate_rings(build_graph(near, since=start, until=end, signals=signals, bursts=bursts), rings)
 
-    wanted_members = {r: sorted(rings.members(r)) for r in wanted}
-    wanted_accounts = {a for m in wanted_members.values() for a in m}
-    member_ring = ring_of[ring_of.index.isin(wanted_accounts)]
-    slices = _evidence_slices(near, periods, member_ring)
-    users = _plain(case.users[case.users["account_id"].astype(object).isin(wanted_accounts).to_numpy()])
-    users = users.drop_duplicates("account_id").set_index("account_id")
-    if signals is not None:
-        signals = _plain(signals[signals["account_id"].astype(object).isin(wanted_accounts).to_numpy()])
-        signals = signals.rename(columns={"logins": "window_logins"})
-    infra_by = _infrastructure(near, periods, member_ring, rings.campaigns)
+    # each per-ring table is cut from one table of all wanted rings by one groupby: no ring filters a whole frame
+    mine = rings.rings[rings.rings["ring_id"].isin(wanted).to_numpy()]
+    members_of = {r: sorted(g.astype(object)) for r, g in mine.groupby("ring_id", sort=True)["account_id"]}
+    member_ring = pd.Series(mine["ring_id"].to_numpy(), index=pd.Index(mine["account_id"].astype(object)))
+    evidence = _evidence_tables(near, periods, member_ring)
+    tables = {**evidence, "shared_infrastructure": _infrastructure(near, periods, member_ring, rings.campaigns),
+              "members": _member_table(case, member_ring, evidence, bursts, signals)}
+    by_ring = {name: _ByRing(df) for name, df in tables.items()}
+    ring_bursts = None
+    if bursts is not None and len(bursts):
+        ring_bursts = _ByRing(bursts.assign(_ring=member_ring.reindex(bursts["account_id"].astype(object)).to_numpy()),
+                              safe=False)
+    assets = write_assets(out_dir / ASSETS)[0].parent
     index = []
     for ring_id in wanted:
-        folder = out_dir / ring_id
-        _write_folder(folder, ring_id, summary.loc[ring_id], wanted_members[ring_id], rings, periods,
-                      {k: v.get(ring_id) for k, v in slices.items()}, infra_by.get(ring_id), users, signals, bursts,
-                      case, graph)
         row = summary.loc[ring_id]
+        _write_folder(out_dir / ring_id, ring_id, row, members_of.get(ring_id, []), rings, periods,
+                      {name: t.raw(ring_id) for name, t in by_ring.items()},
+                      {name: t.safe(ring_id) for name, t in by_ring.items()},
+                      ring_bursts.raw(ring_id) if ring_bursts is not None else None, case, graph, assets)
         index.append({"ring_id": ring_id, "size": int(row["size"]), "score": row["score"], "pvalue": row["pvalue"],
                       "folder": ring_id})
     return pd.DataFrame(index, columns=INDEX_COLUMNS)
@@ -279,22 +287,55 @@ def open_case(case: Case, ring_id: str, out_dir: str | Path, rings: RingResult |
 
 # ---------------------------------------------------------------------- one grouped pass over the evidence
 
-def _evidence_slices(case: Case, periods: Periods, member_ring: pd.Series) -> dict[str, dict]:
-    """file name -> ring id -> that ring's rows in the analysis period, plain columns, in a total order."""
+class _ByRing:
+    """A table of every wanted ring (ring id in ``_ring``), cut by ring in one grouped pass.
+
+    The rows are put in ring order once (stable, so each ring keeps the
+    table's order), which makes every ring's rows one contiguous block: a ring's
+    table is a slice, not a row lookup. ``raw`` rows are what the folder
+    computes from (and what case.json and summary.md show); ``safe`` rows, made
+    formula-safe once for the whole table, are what its CSV holds. A ring with no
+    rows gets the table's empty frame, so every CSV has its header.
+    """
+
+    def __init__(self, df: pd.DataFrame, safe: bool = True):
+        ring = df["_ring"]
+        has = ring.notna().to_numpy()
+        codes, self._rings = pd.factorize(ring[has], sort=True)
+        order = np.flatnonzero(has)[np.argsort(codes, kind="stable")]
+        self._raw = df.drop(columns="_ring").iloc[order].reset_index(drop=True)
+        self._safe = formula_safe(self._raw) if safe else self._raw
+        self._bounds = np.searchsorted(np.sort(codes), np.arange(len(self._rings) + 1))
+
+    def raw(self, ring_id: str) -> pd.DataFrame:
+        return self._take(self._raw, ring_id)
+
+    def safe(self, ring_id: str) -> pd.DataFrame:
+        return self._take(self._safe, ring_id)
+
+    def _take(self, df: pd.DataFrame, ring_id: str) -> pd.DataFrame:
+        k = self._rings.get_indexer([ring_id])[0]
+        block = df.iloc[self._bounds[k]:self._bounds[k + 1]] if k >= 0 else df.iloc[:0]
+        return block.reset_index(drop=True)
+
+
+def _evidence_tables(case: Case, periods: Periods, member_ring: pd.Series) -> dict[str, pd.DataFrame]:
+    """file name -> every member's rows in the analysis period, plain columns, in a total order, ring in ``_ring``."""
     out = {}
     for name, (table, ts) in _EVIDENCE.items():
         df = getattr(case, table)
         keep = periods.analysis.mask(df[ts]) & df["account_id"].astype(object).isin(member_ring.index).to_numpy()
         df = _plain(df[keep])
         df = _sorted(df, [ts, "account_id"]) if len(df) else df.reset_index(drop=True)
-        rid = member_ring.reindex(df["account_id"]).to_numpy()
-        out[name] = {r: g.drop(columns="_ring").reset_index(drop=True)
-                     for r, g in df.assign(_ring=rid).groupby("_ring", sort=True)}
+        out[name] = df.assign(_ring=member_ring.reindex(df["account_id"]).to_numpy())
     return out
 
 
-def _infrastructure(case: Case, periods: Periods, member_ring: pd.Series, campaigns: pd.DataFrame) -> dict:
-    """ring id -> its IPs and devices with successful logins by 2+ members (``INFRASTRUCTURE_COLUMNS``)."""
+def _infrastructure(case: Case, periods: Periods, member_ring: pd.Series, campaigns: pd.DataFrame) -> pd.DataFrame:
+    """Each ring's IPs and devices with successful logins by 2+ members.
+
+    Columns ``INFRASTRUCTURE_COLUMNS``, and the ring in ``_ring``.
+    """
     lg = case.logins
     ok = periods.analysis.mask(lg["event_ts"]) & (lg["result"].astype(object).to_numpy() == "SUCCESS")
     acct = lg["account_id"].astype(object).to_numpy()[ok]
@@ -312,6 +353,8 @@ def _infrastructure(case: Case, periods: Periods, member_ring: pd.Series, campai
         members_with_success=("account_id", "size"), member_success_logins=("success", "sum"),
         member_ids=("account_id", lambda s: ";".join(sorted(s))))
     shared = shared[shared["members_with_success"] >= 2].reset_index()
+    if not len(shared):  # the aggregation of nothing has no columns to fill in
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in [*INFRASTRUCTURE_COLUMNS, "_ring"]})
     shared["accounts_with_success"] = everyone.reindex(
         pd.MultiIndex.from_frame(shared[["entity_type", "value"]])).to_numpy()
     rep = case.ip_reputation.set_index("ip")
@@ -324,34 +367,23 @@ def _infrastructure(case: Case, periods: Periods, member_ring: pd.Series, campai
     shared["campaign_ip"] = is_ip & shared["value"].isin(camp).to_numpy()
     shared = shared.sort_values(["ring_id", "members_with_success", "accounts_with_success", "entity_type", "value"],
                                 ascending=[True, False, True, True, True], kind="stable")
-    return {r: g[INFRASTRUCTURE_COLUMNS].reset_index(drop=True) for r, g in shared.groupby("ring_id", sort=True)}
+    return shared[INFRASTRUCTURE_COLUMNS].assign(_ring=shared["ring_id"].to_numpy()).reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------- one folder
 
-def _empty_like(case: Case, table: str) -> pd.DataFrame:
-    return _plain(getattr(case, table).iloc[:0]).reset_index(drop=True)
-
-
 def _write_folder(folder: Path, ring_id: str, row: pd.Series, members: list[str], rings: RingResult,
-                  periods: Periods, slices: dict, infra, users, signals, bursts, case: Case, graph) -> None:
+                  periods: Periods, raw: dict, safe: dict, bursts, case: Case, graph, assets: Path | None) -> None:
+    """One ring's folder from its rows: ``raw`` to compute and show, ``safe`` (formula-safe) for the CSVs.
+
+    ``assets`` is the shared vis-network folder the page refers to (None: the page inlines it).
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    ev = {name: slices[name] if slices.get(name) is not None else _empty_like(case, table)
-          for name, (table, _) in _EVIDENCE.items()}
-    for name, df in ev.items():
-        _write_csv(df, folder / f"{name}.csv")
-    if infra is None:
-        infra = pd.DataFrame({c: pd.Series(dtype=object) for c in INFRASTRUCTURE_COLUMNS})
-    _write_csv(infra, folder / "shared_infrastructure.csv")
-
-    logins, found = ev["logins"], ev["security_findings"]
-    bad = ev["payments"][ev["payments"]["status"].isin(list(BAD_PAYMENT_STATUSES)).to_numpy()]
-    mine = bursts[bursts["account_id"].astype(object).isin(members).to_numpy()] if bursts is not None and len(bursts) \
-        else None
-    mem = _members(users, members, logins, found, bad, mine, signals)
-    _write_csv(mem, folder / "members.csv")
-
-    timeline = _timeline(logins, bad, found, mine, infra, mem)
+    for name in (*_EVIDENCE, "shared_infrastructure", "members"):
+        _write_csv(safe[name], folder / f"{name}.csv")
+    logins, found, infra, mem = raw["logins"], raw["security_findings"], raw["shared_infrastructure"], raw["members"]
+    bad = raw["payments"][raw["payments"]["status"].isin(list(BAD_PAYMENT_STATUSES)).to_numpy()]
+    timeline = _timeline(logins, bad, found, bursts, infra, mem)
     components = {k[2:]: _jsonable(v) for k, v in row.items() if str(k).startswith("c_")}
     doc = {
         "ring_id": ring_id,
@@ -366,7 +398,7 @@ def _write_folder(folder: Path, ring_id: str, row: pd.Series, members: list[str]
         "shared_infrastructure": [{k: _jsonable(v) for k, v in r.items()} for r in infra.to_dict("records")],
         "timeline": timeline,
         "evidence_counts": {"logins": len(logins), "success_logins": int(mem["success_logins"].sum()),
-                            "ec2_activity": len(ev["ec2_activity"]), "payments": len(ev["payments"]),
+                            "ec2_activity": len(raw["ec2_activity"]), "payments": len(raw["payments"]),
                             "bad_payments": len(bad), "security_findings": len(found),
                             "burst_triggers": int(mem["burst_triggers"].sum())},
         "recommended_actions": recommended_actions(row),
@@ -376,64 +408,96 @@ def _write_folder(folder: Path, ring_id: str, row: pd.Series, members: list[str]
         "source": str(case.source),
     }
     (folder / "case.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    explore(graph, ring=ring_id, hops=1, path=folder / "graph.html", title=f"Ring {ring_id}")
+    explore(graph, ring=ring_id, hops=1, path=folder / "graph.html", title=f"Ring {ring_id}", assets=assets)
     (folder / "summary.md").write_text(_summary_md(doc, mem, infra, periods), encoding="utf-8")
 
 
-def _members(users: pd.DataFrame, members: list[str], logins, found, bad, bursts, signals) -> pd.DataFrame:
-    """members.csv: ``MEMBER_COLUMNS``, then the signals (already plain, ``logins`` renamed ``window_logins``)."""
-    mem = pd.DataFrame({"account_id": members})
+def _member_table(case: Case, member_ring: pd.Series, evidence: dict, bursts, signals) -> pd.DataFrame:
+    """members.csv of every wanted ring: ``MEMBER_COLUMNS``, then the signals; ring in ``_ring``, by account.
+
+    ``evidence`` is :func:`_evidence_tables`' (analysis period); the signals
+    describe the signal window, so their ``logins`` is renamed ``window_logins``.
+    """
+    accounts = member_ring.index
+    mem = pd.DataFrame({"account_id": accounts.to_numpy(dtype=object), "_ring": member_ring.to_numpy()})
+    users = _plain(case.users[case.users["account_id"].astype(object).isin(accounts).to_numpy()])
+    users = users.drop_duplicates("account_id").set_index("account_id")
     mem = mem.join(users[["country", "signup_ts", "email_domain", "is_enterprise"]], on="account_id")
-    ok = logins["result"].to_numpy() == "SUCCESS"
-    count = lambda df: df.groupby("account_id").size().reindex(members, fill_value=0).to_numpy()  # noqa: E731
-    mem["success_logins"] = count(logins[ok])
-    mem["failed_logins"] = count(logins[logins["result"].to_numpy() == "FAIL"])
-    mem["burst_triggers"] = count(bursts) if bursts is not None else 0
-    mem["findings"] = count(found)
-    mem["bad_payments"] = count(bad)
+
+    def count(df: pd.DataFrame) -> np.ndarray:
+        return df.groupby(df["account_id"].astype(object)).size().reindex(mem["account_id"], fill_value=0).to_numpy()
+
+    lg, pay = evidence["logins"], evidence["payments"]
+    result = lg["result"].to_numpy()
+    mem["success_logins"] = count(lg[result == "SUCCESS"])
+    mem["failed_logins"] = count(lg[result == "FAIL"])
+    mem["burst_triggers"] = count(bursts) if bursts is not None and len(bursts) else 0
+    mem["findings"] = count(evidence["security_findings"])
+    mem["bad_payments"] = count(pay[pay["status"].isin(list(BAD_PAYMENT_STATUSES)).to_numpy()])
     if signals is not None:
-        mem = mem.merge(signals[signals["account_id"].isin(members)], on="account_id", how="left")
-    return mem.sort_values("account_id", kind="stable").reset_index(drop=True)
+        sig = _plain(signals[signals["account_id"].astype(object).isin(accounts).to_numpy()])
+        sig = sig.rename(columns={"logins": "window_logins"})
+        # a member with no login in the signal window has no signals; nullable integers keep the others' counts
+        # whole ("4", not "4.0"), in every ring alike
+        sig = sig.astype({c: "Int64" for c in sig.columns if pd.api.types.is_integer_dtype(sig[c].dtype)})
+        mem = mem.merge(sig, on="account_id", how="left")
+    return mem.sort_values(["_ring", "account_id"], kind="stable").reset_index(drop=True)
 
 
 def _timeline(logins, bad, found, bursts, infra, mem) -> list[dict]:
-    """Events at the times they happened (login, trigger, payment and finding timestamps; never bin bounds)."""
-    events = []
-    for r in mem.itertuples():
-        if pd.notna(getattr(r, "signup_ts", None)):
-            events.append((r.signup_ts, "signup", r.account_id, f"signed up ({r.email_domain})"))
-    ips = set(infra.loc[infra["entity_type"] == "ip", "value"])
-    devices = set(infra.loc[infra["entity_type"] == "device", "value"])
-    ok = logins[(logins["result"].to_numpy() == "SUCCESS")]
-    on_shared = ok[ok["ip"].isin(ips).to_numpy() | ok["device_id"].isin(devices).to_numpy()]
+    """Events at the times they happened (login, trigger, payment and finding timestamps; never bin bounds).
 
-    def via(r) -> str:
-        parts = ([f"IP {r['ip']}"] if r["ip"] in ips else []) + ([f"device {r['device_id']}"]
-                                                                if r["device_id"] in devices else [])
+    One ring's rows are few, so they are read as Python lists: a pandas call per
+    ring and event kind would cost more than the events themselves.
+    """
+    events = []
+    if "signup_ts" in mem:
+        for ts, account, domain in zip(*_columns(mem, "signup_ts", "account_id", "email_domain")):
+            if pd.notna(ts):
+                events.append((ts, "signup", account, f"signed up ({domain})"))
+    kind, value = _columns(infra, "entity_type", "value")
+    ips = {v for k, v in zip(kind, value) if k == "ip"}
+    devices = {v for k, v in zip(kind, value) if k == "device"}
+    on_shared = [(ts, account, ip, device)
+                 for ts, account, ip, device, result in zip(*_columns(logins, "event_ts", "account_id", "ip",
+                                                                      "device_id", "result"))
+                 if result == "SUCCESS" and (ip in ips or device in devices)]
+
+    def via(login) -> str:
+        _, _, ip, device = login
+        parts = ([f"IP {ip}"] if ip in ips else []) + ([f"device {device}"] if device in devices else [])
         return "via " + " and ".join(parts)
 
-    if len(on_shared):
-        first, last = on_shared.iloc[0], on_shared.iloc[-1]
-        events.append((first["event_ts"], "first shared login", first["account_id"], via(first)))
-        events.append((last["event_ts"], "last shared login", last["account_id"], via(last)))
-        day = on_shared["event_ts"].dt.strftime("%Y-%m-%d")
-        for _, g in on_shared.groupby(day.to_numpy(), sort=True):
-            n = g["account_id"].nunique()
+    if on_shared:
+        first, last = on_shared[0], on_shared[-1]
+        events.append((first[0], "first shared login", first[1], via(first)))
+        events.append((last[0], "last shared login", last[1], via(last)))
+        by_day: dict = {}
+        for login in on_shared:
+            by_day.setdefault(login[0].strftime("%Y-%m-%d"), []).append(login)
+        for _, day in sorted(by_day.items()):
+            n = len({login[1] for login in day})
             if n >= 2:
-                t0, t1 = g["event_ts"].min(), g["event_ts"].max()
+                t0, t1 = min(login[0] for login in day), max(login[0] for login in day)
                 events.append((t0, "coordinated session", None,
                                f"{n} members logged in successfully on shared infrastructure "
-                               f"({len(g)} logins, {t0:%H:%M:%S} to {t1:%H:%M:%S})"))
+                               f"({len(day)} logins, {t0:%H:%M:%S} to {t1:%H:%M:%S})"))
     if bursts is not None:
-        for r in bursts.itertuples():
-            events.append((r.trigger_ts, "burst trigger", r.account_id,
-                           f"risky fail from {r.ip}, then {r.run_count_24h} launches in {r.region_count_24h} regions"))
-    for r in bad.itertuples():
-        events.append((r.payment_ts, "bad payment", r.account_id, f"{r.status} {r.amount_usd:.2f} USD"))
-    for r in found.itertuples():
-        events.append((r.finding_ts, "security finding", r.account_id, f"{r.type} ({r.severity})"))
+        for ts, account, ip, runs, regions in zip(*_columns(bursts, "trigger_ts", "account_id", "ip", "run_count_24h",
+                                                            "region_count_24h")):
+            events.append((ts, "burst trigger", account,
+                           f"risky fail from {ip}, then {runs} launches in {regions} regions"))
+    for ts, account, status, amount in zip(*_columns(bad, "payment_ts", "account_id", "status", "amount_usd")):
+        events.append((ts, "bad payment", account, f"{status} {amount:.2f} USD"))
+    for ts, account, finding, severity in zip(*_columns(found, "finding_ts", "account_id", "type", "severity")):
+        events.append((ts, "security finding", account, f"{finding} ({severity})"))
     events.sort(key=lambda e: (pd.Timestamp(e[0]), e[1], e[2] or "", e[3]))
     return [{"ts": _jsonable(pd.Timestamp(t)), "event": e, "account_id": a, "detail": d} for t, e, a, d in events]
+
+
+def _columns(df: pd.DataFrame, *names: str) -> list[list]:
+    """The named columns as Python lists (timestamps as ``pd.Timestamp``)."""
+    return [df[c].tolist() for c in names]
 
 
 def _summary_md(doc, mem, infra, periods: Periods) -> str:

@@ -3,9 +3,12 @@
 The page is written here rather than by pyvis's own template because that
 template loads CSS (and, for some options, JavaScript) from a CDN even in
 ``cdn_resources="in_line"`` mode. vis-network's JavaScript and CSS, shipped
-inside the pyvis package, are inlined: the page fetches nothing. Nodes and
-edges are plain dicts in canonical (sorted) order, so the same graph always
-gives the same bytes.
+inside the pyvis package, are either inlined (a page written alone) or written
+once into an assets folder that many pages share and refer to by a relative
+path (the case folders: ``cases/_assets/``). Either way the page fetches
+nothing from the network, and its Content-Security-Policy allows no script but
+vis-network and the page's own (pinned by its sha256). Nodes and edges are plain
+dicts in canonical (sorted) order, so the same graph always gives the same bytes.
 
 Every value that came from data (ids, labels, tooltips, the ring's evidence)
 reaches the page either as JSON inside a ``<script>`` block with ``<``, ``>``
@@ -16,16 +19,24 @@ id like ``</script><img src=x onerror=alert(1)>`` is displayed, never run.
 
 from __future__ import annotations
 
+import base64
+import functools
+import hashlib
 import html
 import json
 import math
+import os
+import urllib.parse
 from pathlib import Path
 
 import networkx as nx
 
 from ..errors import InputError
 
-__all__ = ["explore", "select_subgraph", "annotate_rings"]
+__all__ = ["explore", "select_subgraph", "annotate_rings", "write_assets", "ASSET_FILES"]
+
+#: vis-network's files, as :func:`write_assets` writes them (script, stylesheet)
+ASSET_FILES = ("vis-network.min.js", "vis-network.css")
 
 _STYLE = {  # colour, vis-network shape, legend name
     "account": ("#2563eb", "dot", "account"),
@@ -139,7 +150,29 @@ def select_subgraph(graph: nx.Graph, accounts=None, ring: str | None = None, hop
     for n in left:
         t = graph.nodes[n].get("type", "?")
         note["left_out_by_type"][t] = note["left_out_by_type"].get(t, 0) + 1
-    return graph.subgraph(keep).copy(), note
+    return _induced(graph, keep), note
+
+
+def _induced(graph: nx.Graph, nodes: list) -> nx.Graph:
+    """``graph.subgraph(nodes).copy()`` without walking a hub's whole neighbour list.
+
+    networkx's subgraph view filters every neighbour of every kept node, so a
+    country node with tens of thousands of accounts is walked on every page. Here
+    each kept node's edges are looked up from its neighbours or from the kept
+    nodes, whichever is shorter. Attribute dicts are copied, as ``copy()`` does.
+    """
+    keep = set(nodes)
+    sub = nx.Graph()
+    sub.graph.update(graph.graph)
+    sub.add_nodes_from((n, graph.nodes[n].copy()) for n in nodes)
+    adj = graph.adj
+    done = set()
+    for u in nodes:
+        nbrs = adj[u]
+        near = [v for v in nbrs if v in keep] if len(nbrs) <= len(keep) else [v for v in nodes if v in nbrs]
+        sub.add_edges_from((u, v, nbrs[v].copy()) for v in near if v not in done)
+        done.add(u)
+    return sub
 
 
 def _tooltip(node: str, data: dict) -> str:
@@ -164,7 +197,7 @@ def _shared_by_focus(sub: nx.Graph, focus: set) -> dict:
 
 
 def explore(graph: nx.Graph, accounts=None, ring: str | None = None, hops: int = 1, path: str | Path = "graph.html",
-            max_nodes: int = 2000, title: str = "graphfraud") -> Path:
+            max_nodes: int = 2000, title: str = "graphfraud", assets: str | Path | None = None) -> Path:
     """Write an interactive HTML view of (part of) the account graph; it works offline.
 
     Colours and shapes by node type (accounts in flagged rings red), account size
@@ -177,6 +210,13 @@ def explore(graph: nx.Graph, accounts=None, ring: str | None = None, hops: int =
     legend lists the node types on the page. Physics stops once the layout has
     stabilised, so a 2,000-node page stays usable. The same graph gives the
     same bytes.
+
+    Without ``assets`` the page carries vis-network inside it (about 690 kB)
+    and can be moved anywhere alone. With ``assets``, a folder, the page refers
+    to vis-network's two files there by a relative path (written by
+    :func:`write_assets` when missing), so many pages share one copy; the page
+    then opens offline, by double-click, as long as that folder keeps its place
+    relative to the page, and says so in its status line if it does not.
 
     Examples
     --------
@@ -235,15 +275,65 @@ def explore(graph: nx.Graph, accounts=None, ring: str | None = None, hops: int =
     }
     info = graph.graph.get("rings", {}).get(ring) if ring is not None else None
     flagged_present = any(n.get("color") == _RING_COLOUR for n in nodes)
-    return _write_page(Path(path), nodes, edges, options, note, title, info, kinds, bool(evidence),
-                       flagged_present)
+    path = Path(path)
+    links = None
+    if assets is not None:
+        assets = Path(assets)
+        if not all((assets / name).is_file() for name in ASSET_FILES):
+            write_assets(assets)
+        links = [_relative_url(assets / name, path.parent) for name in ASSET_FILES]
+    return _write_page(path, nodes, edges, options, note, title, info, kinds, bool(evidence), flagged_present,
+                       links)
 
 
+@functools.lru_cache(maxsize=None)
 def _lib(name: str) -> str:
+    # read once per process: a folder of pages would otherwise read 690 kB per page. Text mode turns the
+    # library's CR and CR LF into LF, as the HTML parser does before a browser hashes an inline script,
+    # so the CSP hash of the inlined library matches what the browser sees.
     import pyvis
 
     base = Path(pyvis.__file__).parent / "lib" / "vis-9.1.2"
     return (base / name).read_text(encoding="utf-8")
+
+
+def write_assets(folder: str | Path) -> list[Path]:
+    """Write vis-network's script and stylesheet (``ASSET_FILES``) into ``folder`` for pages to share.
+
+    A file already holding the same bytes is left alone, so writing the assets
+    for every run of a folder costs two reads and never touches a file's time.
+    Pages written by :func:`explore` with ``assets=folder`` refer to these files.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> [p.name for p in write_assets(tempfile.mkdtemp())]
+    ['vis-network.min.js', 'vis-network.css']
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name in ASSET_FILES:
+        data = _lib(name).encode("utf-8")
+        target = folder / name
+        if not (target.is_file() and target.stat().st_size == len(data) and target.read_bytes() == data):
+            # through a temporary name, so a page opened meanwhile never meets half a library
+            tmp = folder / f".{name}.tmp"
+            tmp.write_bytes(data)
+            os.replace(tmp, target)
+        out.append(target)
+    return out
+
+
+def _relative_url(target: Path, start: Path) -> str:
+    """``target`` as a URL relative to the folder ``start`` (``../_assets/vis-network.min.js``)."""
+    rel = os.path.relpath(os.path.abspath(target), os.path.abspath(start))
+    return urllib.parse.quote(Path(rel).as_posix())
+
+
+def _csp_hash(script: str) -> str:
+    """The CSP source that allows exactly this inline script and no other."""
+    return "'sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii") + "'"
 
 
 def _js_json(value) -> str:
@@ -289,18 +379,30 @@ def _header(info: dict | None) -> str:
 
 
 def _write_page(path: Path, nodes, edges, options, note, title, info=None, kinds=(), evidence=False,
-                flagged=False) -> Path:
+                flagged=False, links: list[str] | None = None) -> Path:
+    """The page; ``links`` are vis-network's script and stylesheet URLs relative to it (None: inline them)."""
     left = ", ".join(f"{v} {k}" for k, v in sorted(note["left_out_by_type"].items()))
     note_text = (f"Showing {note['shown']:,} of {note['in_neighbourhood']:,} nodes in the neighbourhood"
                  + (f"; left out {note['left_out']:,} less relevant node(s): {left}" if note["left_out"] else "")
                  + (f"; {note['outside']:,} node(s) of the graph are outside it." if note["outside"] else "."))
     toggles = " ".join(f'<label><input type="checkbox" id="hide-{k}" data-kind="{k}"> hide {k} nodes</label>'
                        for k in _HIDEABLE if k in kinds)
+    boot = _boot_script(nodes, edges, options, links[0] if links else None)
+    if links is None:  # a page alone: vis-network inside it
+        lib, lib_hash = _inline_lib()
+        script_src = f"{lib_hash} {_csp_hash(boot)}"
+        style_src = "'unsafe-inline'"
+        css, js = f"<style>{_lib('vis-network.css')}</style>", f"<script>{lib}</script>"
+    else:  # one of many pages: vis-network from the shared folder ('self' is the only way to name a local file)
+        script_src = f"'self' {_csp_hash(boot)}"
+        style_src = "'self' 'unsafe-inline'"
+        css = f'<link rel="stylesheet" href="{html.escape(links[1])}">'
+        js = f'<script src="{html.escape(links[0])}"></script>'
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src {script_src}; style-src {style_src}; img-src data:">
 <title>{html.escape(title)}</title>
-<style>{_lib("vis-network.css")}</style>
+{css}
 <style>
 html, body {{ margin: 0; height: 100%; font: 13px system-ui, sans-serif; }}
 body {{ display: flex; flex-direction: column; }}
@@ -319,12 +421,40 @@ div.vis-tooltip {{ white-space: pre; font: 12px monospace; }}
 <div id="legend">{_legend(kinds, evidence, flagged)}</div>
 <div id="controls">{toggles}</div></div>
 <div id="net"></div>
-<script>{_lib("vis-network.min.js")}</script>
-<script>
+{js}
+<script>{boot}</script>
+</body></html>
+"""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+@functools.lru_cache(maxsize=None)
+def _inline_lib() -> tuple[str, str]:
+    """vis-network's script to inline, and the CSP source that allows it."""
+    lib = _lib("vis-network.min.js")
+    return lib, _csp_hash(lib)
+
+
+def _boot_script(nodes, edges, options, lib_url: str | None) -> str:
+    """The page's own script: the data (escaped JSON) and the drawing; its sha256 goes into the CSP.
+
+    It runs inside a function because a global ``var status`` would be the
+    browser's ``window.status`` string, and the status line would stay empty.
+    """
+    missing = ("vis-network did not load" if lib_url is None else
+               f"vis-network did not load from {lib_url}: keep that folder where it was, relative to this page")
+    return f"""
+(function () {{
+var status = document.getElementById("status");
+if (typeof vis === "undefined") {{
+  status.textContent = " " + {_js_json(missing)};
+  return;
+}}
 var nodes = new vis.DataSet({_js_json(nodes)});
 var edges = new vis.DataSet({_js_json(edges)});
 var network = new vis.Network(document.getElementById("net"), {{nodes: nodes, edges: edges}}, {_js_json(options)});
-var status = document.getElementById("status");
 network.on("stabilizationProgress", function (p) {{ status.textContent = " laying out " + Math.round(100 * p.iterations / p.total) + "%"; }});
 network.once("stabilizationIterationsDone", function () {{
   network.setOptions({{physics: false}});
@@ -339,9 +469,5 @@ document.querySelectorAll("#controls input").forEach(function (box) {{
     }}));
   }});
 }});
-</script>
-</body></html>
+}}());
 """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8")
-    return path
