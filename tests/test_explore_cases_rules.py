@@ -71,7 +71,7 @@ def test_explore_budget_says_what_it_left_out(analysed, tmp_path):
     assert note["left_out"] + note["outside"] + shown == analysed[3].number_of_nodes()
     page = explore(analysed[3], path=tmp_path / "g.html", max_nodes=150).read_text()
     shown_on_page = int(re.search(r"Showing ([\d,]+) of", page).group(1).replace(",", ""))
-    assert shown_on_page <= 150 and "left out" in page
+    assert shown_on_page <= 150 and "outside it" in page
     with pytest.raises(InputError, match="no account in the graph belongs to ring 'ring-nope'"):
         select_subgraph(analysed[3], ring="ring-nope")
 
