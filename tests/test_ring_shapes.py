@@ -6,6 +6,8 @@ case has a realistic number of tests and a fitted device-sharing rate.
 
 import numpy as np
 import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import graphfraud
 from graphfraud.rings import cooccurrences
@@ -191,3 +193,30 @@ def test_main_device_sharing_counts_main_devices_only():
     k = test.rows.assign(dev=act.entities[test.rows["thing"]]).groupby("dev")["k"].first()
     assert k["device:emu"] == 3 and "device:library-pc" not in k.index
     assert 0 < test.r <= 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 6), st.integers(0, 12)), max_size=60),
+       st.integers(0, 2), st.integers(1, 40))
+def test_cooccurrences_match_brute_force_whatever_the_budget(rows, tol, budget):
+    group = np.array([r[0] for r in rows], dtype=np.int64)
+    acct = np.array([r[1] for r in rows], dtype=np.int64)
+    bins = np.array([r[2] for r in rows], dtype=np.int64)
+    co = cooccurrences(group, acct, bins, tol, 7, budget=budget)
+    got = set(zip(co.a.tolist(), co.b.tolist(), co.bin_a.tolist(), co.bin_b.tolist()))
+    assert len(got) == len(co.a)  # distinct
+    want = {(a1, a2, b1, b2) for g1, a1, b1 in rows for g2, a2, b2 in rows
+            if g1 == g2 and a1 < a2 and abs(b1 - b2) <= tol}
+    assert got == want
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["A", "B", "C"]), st.sampled_from(["ip", "device"]),
+                          st.sampled_from(["x", "y", "1.2.3.4"]), st.integers(0, 5)), max_size=40))
+def test_activity_keeps_every_distinct_login_and_entity(rows):
+    act = activity_from_rows(*zip(*rows)) if rows else activity_from_rows([], [], [], [])
+    frame = act.frame()
+    secs = frame["ts"].to_numpy().astype("datetime64[s]").astype(np.int64).tolist()
+    got = set(zip(frame["account_id"], frame["entity"], secs))
+    assert got == {(a, f"{k}:{v}", t) for a, k, v, t in rows} and len(got) == len(act)
+    assert list(act.entities) == sorted(act.entities) and list(act.accounts) == sorted(act.accounts)
