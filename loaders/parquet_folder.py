@@ -10,6 +10,8 @@ from urllib.parse import unquote
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa  # pandas imports it already when it is installed
+import pyarrow.compute as pc
 
 from ..case import Case, load_tables, resolve_columns
 from ..case.schema import TABLE_NAMES, TABLES, TableSpec
@@ -161,40 +163,24 @@ def _some(names: Sequence[str]) -> str:
 # ------------------------------------------------------------------ schema
 
 def _is_text(t) -> bool:
-    import pyarrow as pa
-
     return (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t)
             or pa.types.is_large_binary(t) or _is_view(t))
 
 
 def _is_view(t) -> bool:
-    import pyarrow as pa
-
     # string_view/binary_view arrived in pyarrow 16
     return any(getattr(pa.types, f, lambda _: False)(t) for f in ("is_string_view", "is_binary_view"))
 
 
-def _is_integer(t) -> bool:
-    import pyarrow as pa
-
-    return pa.types.is_integer(t)
-
-
 def _is_number(t) -> bool:
-    import pyarrow as pa
-
     return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
 
 
 def _is_flag(t) -> bool:
-    import pyarrow as pa
-
     return pa.types.is_boolean(t) or pa.types.is_integer(t) or pa.types.is_floating(t)
 
 
 def _is_time(t) -> bool:
-    import pyarrow as pa
-
     return pa.types.is_timestamp(t) or pa.types.is_date(t)
 
 
@@ -202,8 +188,8 @@ def _is_time(t) -> bool:
 # Anything else would turn every value of the column into the same rejection, so it is a
 # SchemaError naming the column instead. An epoch number is no timestamp: seconds or milliseconds?
 _ACCEPTS = {
-    "id": (_is_integer, "text or an integer"),
-    "text": (_is_integer, "text or an integer"),
+    "id": (pa.types.is_integer, "text or an integer"),
+    "text": (pa.types.is_integer, "text or an integer"),
     "enum": (lambda t: False, "text"),
     "ts": (_is_time, "a timestamp, a date or ISO-8601 text"),
     "flag": (_is_flag, "a boolean, 0/1 or text"),
@@ -213,21 +199,16 @@ _ACCEPTS = {
 
 
 def _value_type(t):
-    import pyarrow as pa
-
     return t.value_type if pa.types.is_dictionary(t) else t
 
 
 def _type_ok(kind: str, t) -> bool:
-    import pyarrow as pa
-
     t = _value_type(t)
     return pa.types.is_null(t) or _is_text(t) or _ACCEPTS[kind][0](t)
 
 
 def _schema(part: _Part):
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # ~0.1 s to import: only when a Parquet case is read
 
     try:
         return pq.read_schema(part.path)
@@ -286,8 +267,6 @@ def _frames(spec: TableSpec, parts: list[_Part], chunksize: int) -> Iterator[pd.
 
 
 def _to_pandas(spec: TableSpec, batches: list) -> pd.DataFrame:
-    import pyarrow as pa
-
     try:
         # a dictionary column of several batches becomes one categorical (pyarrow unifies the dictionaries)
         return pa.Table.from_batches(batches).to_pandas()
@@ -297,8 +276,7 @@ def _to_pandas(spec: TableSpec, batches: list) -> pd.DataFrame:
 
 
 def _batches(spec: TableSpec, parts: list[_Part], chunksize: int):
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # ~0.1 s to import: only when a Parquet case is read
 
     for part in parts:
         schema = _schema(part)
@@ -321,17 +299,12 @@ def _batches(spec: TableSpec, parts: list[_Part], chunksize: int):
 
 def _constant(value: str | None, n: int):
     """A partition folder's value for every row of a batch."""
-    import pyarrow as pa
-
     indices = pa.nulls(n, pa.int32()) if value is None else pa.array(np.zeros(n, dtype=np.int32))
     return pa.DictionaryArray.from_arrays(indices, pa.array([] if value is None else [value], pa.string()))
 
 
 def _prepare(arr, kind: str):
     """Arrow column -> what the validator takes: text stays text, typed values keep their type."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     t = arr.type
     if pa.types.is_dictionary(t) and not _is_text(t.value_type):
         arr, t = arr.dictionary_decode(), t.value_type
@@ -354,8 +327,6 @@ def _valid_text(arr):
     Parquet readers do not check UTF-8, and pandas cannot take a bad string; as bytes
     the validator decodes it and rejects the row naming the bytes.
     """
-    import pyarrow as pa
-
     values = arr.dictionary if pa.types.is_dictionary(arr.type) else arr
     if _is_view(values.type) or pa.types.is_binary(values.type) or pa.types.is_large_binary(values.type):
         return arr
