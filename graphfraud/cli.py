@@ -78,6 +78,8 @@ def _source(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--db", type=Path, help="case as a SQLite file (default: the bundled sample case)")
     src.add_argument("--csv", type=Path, help="case as a folder of CSVs named after the tables")
+    src.add_argument("--parquet", type=Path,
+                     help="case as a folder of Parquet files (or folders of part files) named after the tables")
 
 
 def _periods(p: argparse.ArgumentParser, window: bool = True) -> None:
@@ -193,10 +195,14 @@ def _check_before_loading(args) -> None:
     check_writable(args.out)
 
 
-def _input_path(args) -> Path:
+def _input(args) -> tuple[Path, str]:
+    """The case path and its format, as the flag named it (the format is checked, not guessed)."""
     from .data import sample_case_path
 
-    return args.db or args.csv or sample_case_path()
+    for fmt, path in (("sqlite", args.db), ("csv", args.csv), ("parquet", args.parquet)):
+        if path is not None:
+            return path, fmt
+    return sample_case_path(), "sqlite"
 
 
 def _analyze(args) -> int:
@@ -206,7 +212,7 @@ def _analyze(args) -> int:
     from .progress import Progress
 
     _check_before_loading(args)
-    path = _input_path(args)
+    path, fmt = _input(args)
     loads_graph = args.graph is not None and not args.no_graph_load
     progress = Progress(total=9 - args.no_cases + loads_graph, quiet=args.quiet)
     t0 = time.perf_counter()
@@ -214,7 +220,7 @@ def _analyze(args) -> int:
     graph = connect(args.graph, **options) if args.graph is not None else None
     try:
         with progress.stage(f"loading {path}"):
-            case = load_case(path)
+            case = load_case(path, format=fmt)
         res = analyze(case, args.out, window_days=args.window_days, as_of=args.as_of, top_share=args.top_share,
                       progress=progress, ring_method=args.ring_method, resolution=args.resolution, seed=args.seed,
                       daily_alert_budget=args.alert_budget, open_cases=not args.no_cases, since=args.since,
@@ -263,7 +269,8 @@ def _case(args) -> int:
     from .loaders import load_case
 
     _check_before_loading(args)
-    case = load_case(_input_path(args))
+    path, fmt = _input(args)
+    case = load_case(path, format=fmt)
     periods = resolve_periods(case, args.since, args.until, args.window_days, args.as_of, names=_FLAGS)
     folder = open_case(case, args.ring_id, args.out, periods=periods, store=args.graph, method=args.ring_method,
                        resolution=args.resolution, seed=args.seed)
@@ -280,9 +287,9 @@ def _export(args) -> int:
 
     check_writable(args.out)
     progress = Progress(total=3, quiet=args.quiet)
-    path = _input_path(args)
+    path, fmt = _input(args)
     with progress.stage(f"loading {path}"):
-        case = load_case(path)
+        case = load_case(path, format=fmt)
     with progress.stage("building the graph records"):
         records = graph_records(case, args.since, args.until)
     with progress.stage(f"writing {args.out}"):

@@ -253,14 +253,30 @@ def _manifest_info(case: Case, params: dict, periods: Periods) -> dict:
             "row_counts": case.row_counts().reset_index().to_dict(orient="records")}
 
 
+def _input_files(folder: Path) -> list[Path]:
+    """The folder's files, and those below a table's folder of part files, sorted by path."""
+    tables = set(TABLE_NAMES) | {f"{t}.parquet" for t in TABLE_NAMES}
+    files = []
+    for p in folder.iterdir():
+        if p.is_file():
+            files.append(p)
+        elif p.is_dir() and p.name.lower() in tables:
+            files += [q for q in p.rglob("*") if q.is_file()]
+    return sorted(files, key=lambda q: q.relative_to(folder).as_posix())
+
+
 def input_fingerprint(case: Case) -> str:
-    """sha256 of the input: the file, every file of a folder (sorted by name), or the tables in memory."""
+    """sha256 of the input: the file, every file of a folder (sorted by name), or the tables in memory.
+
+    A folder's files include those in a table's folder of Parquet part files
+    (``logins/``, ``logins.parquet/``), named by their path within the folder.
+    """
     h = hashlib.sha256()
     src = Path(case.source)
-    files = sorted(p for p in src.iterdir() if p.is_file()) if src.is_dir() else [src] if src.is_file() else []
+    files = _input_files(src) if src.is_dir() else [src] if src.is_file() else []
     if files:
         for f in files:
-            h.update(f.name.encode())
+            h.update(f.relative_to(src).as_posix().encode() if src.is_dir() else f.name.encode())
             with open(f, "rb") as fh:
                 for block in iter(lambda: fh.read(1 << 20), b""):
                     h.update(block)

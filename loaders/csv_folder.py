@@ -101,7 +101,9 @@ def _header(path: Path, encoding: str) -> list[str] | None:
 
 def _chunks(path: Path, encoding: str, chunksize: int):
     try:
-        reader = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], chunksize=chunksize,
+        # object, not str: with pyarrow installed pandas would store str as Arrow strings,
+        # which cannot hold the lone surrogates that mark undecodable bytes
+        reader = pd.read_csv(path, dtype=object, keep_default_na=False, na_values=[""], chunksize=chunksize,
                              skip_blank_lines=False, encoding=encoding, encoding_errors=_ERRORS)
         with reader:
             yield from reader

@@ -91,8 +91,14 @@ def _chunks(conn: sqlite3.Connection, path, table: str, chunksize: int):
                 cur = conn.execute(f"{query} LIMIT -1 OFFSET {done}")
                 continue
             if rows or first:
-                # object columns keep SQLite's own types (int vs text) for the validator to judge
-                yield pd.DataFrame.from_records(rows, columns=columns)
+                if conn.text_factory is _lenient_text:
+                    # plain Python strings: pandas would otherwise store them as Arrow strings
+                    # (its default when pyarrow is installed), which cannot hold the lone
+                    # surrogates that mark undecodable bytes
+                    yield pd.DataFrame(rows, columns=columns, dtype=object)
+                else:
+                    # object columns keep SQLite's own types (int vs text) for the validator to judge
+                    yield pd.DataFrame.from_records(rows, columns=columns)
             done += len(rows)
             first = False
             if len(rows) < chunksize:

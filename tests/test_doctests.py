@@ -10,6 +10,7 @@ import importlib
 import pytest
 
 MODULES = ["graphfraud.loaders", "graphfraud.loaders.sqlite_file", "graphfraud.loaders.csv_folder",
+           "graphfraud.loaders.parquet_folder",
            "graphfraud.queries", "graphfraud.data"]
 
 

@@ -1,6 +1,6 @@
 """Stage 1, load: the case and its validation.
 
-The loaders (``graphfraud.loaders``: SQLite file, CSV folder) read raw tables;
+The loaders (``graphfraud.loaders``: SQLite file, CSV folder, Parquet folder) read raw tables;
 everything here turns them into one typed :class:`Case`, with every unusable
 row recorded in ``Case.rejected``. Nothing downstream re-validates.
 

@@ -29,8 +29,10 @@ class Case:
     rejected : DataFrame
         ``table, row, column, value, reason, line``: one row per problem found;
         ``row`` is the 0-based position of the record in its source table (blank
-        CSV lines count as records) and ``line`` the 1-based physical line of a CSV
-        file where that record starts (null for SQLite and DataFrames). A row with
+        CSV lines count as records; Parquet part files count one after the other)
+        and ``line`` the 1-based physical line of a CSV file where that record
+        starts, ``row + 1`` for Parquet (which has no lines), null for SQLite and
+        DataFrames. A row with
         no value at all is rejected once, with ``column`` empty and reason
         ``"blank line"``.
     input_rows : Mapping[str, int]

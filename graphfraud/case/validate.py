@@ -249,6 +249,9 @@ def clean_chunk(spec: TableSpec, raw: pd.DataFrame, mapping: Mapping[str, str], 
         elif col.kind in ("int", "float"):
             out[col.name], null, ok = _number(series, col, problems)
             empty = null
+        elif col.kind == "ts" and pd.api.types.is_datetime64_any_dtype(series.dtype):
+            out[col.name], null = _typed_timestamps(series, col, problems)
+            ok, empty = False, null  # not the contract's text, so SQL cannot run on the source as is
         else:
             coded = _Coded(series)
             ok = coded.pristine
@@ -284,12 +287,15 @@ def clean_chunk(spec: TableSpec, raw: pd.DataFrame, mapping: Mapping[str, str], 
     return frame, rejected, pristine and rejected.empty
 
 
+def _out_of_range(v) -> str:
+    return f"timestamp out of range {v!r} (pandas handles 1677-09-21 to 2262-04-11)"
+
+
 def _timestamps(coded: _Coded, col: Column, problems: _Problems) -> tuple[np.ndarray, bool]:
     parsed = _parse_ts(coded.uniques)
     # pandas may parse at second/microsecond resolution; nanoseconds only reach 1677-2262
     out_u = ((parsed < pd.Timestamp.min) | (parsed > pd.Timestamp.max)).to_numpy()
-    problems.add(coded.rows(out_u), col.name, coded.raw,
-                 lambda v: f"timestamp out of range {v!r} (pandas handles 1677-09-21 to 2262-04-11)")
+    problems.add(coded.rows(out_u), col.name, coded.raw, _out_of_range)
     parsed = parsed.mask(out_u).astype("datetime64[ns]")
     bad_u = parsed.isna().to_numpy() & ~out_u
     problems.add(coded.rows(bad_u), col.name, coded.raw, lambda v: f"unparseable timestamp {v!r}")
@@ -298,6 +304,30 @@ def _timestamps(coded: _Coded, col: Column, problems: _Problems) -> tuple[np.nda
                       == coded.uniques[~bad_u]).all())
     values = np.append(parsed.to_numpy(), np.datetime64("NaT", "ns"))[coded.codes]
     return values, canonical
+
+
+def _typed_timestamps(series: pd.Series, col: Column, problems: _Problems) -> tuple[np.ndarray, np.ndarray]:
+    """A column that already holds timestamps (Arrow timestamps, datetime64 frames): no text round trip.
+
+    An aware column is converted to UTC and made naive (the contract's form). Values
+    at second to microsecond resolution can lie outside what nanoseconds hold; those
+    rows are rejected like out-of-range text.
+    """
+    if getattr(series.dtype, "tz", None) is not None:
+        series = series.dt.tz_convert(None)
+    arr = series.to_numpy()
+    null = np.isnat(arr)
+    # compare as integers in the column's own unit: numpy would overflow converting to ns first
+    per_unit = int(np.timedelta64(1, np.datetime_data(arr.dtype)[0]) // np.timedelta64(1, "ns"))
+    low, high = -(-pd.Timestamp.min.value // per_unit), pd.Timestamp.max.value // per_unit
+    ticks = arr.view(np.int64)
+    out = ~null & ((ticks < low) | (ticks > high))
+    if out.any():
+        raw = np.full(len(arr), None, dtype=object)
+        raw[out] = [str(pd.Timestamp(v)) for v in arr[out]]
+        problems.add(out, col.name, raw, _out_of_range)
+        arr = np.where(out, np.datetime64("NaT"), arr)
+    return arr.astype("datetime64[ns]"), null
 
 
 def _parse_ts(values: np.ndarray) -> pd.Series:
