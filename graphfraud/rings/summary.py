@@ -147,23 +147,47 @@ def ring_summaries(case, rings, pairs, activity, sharing, threshold, params, sig
     countries = member_logins.merge(shared.loc[is_ip, ["ring", "value"]].rename(columns={"value": "ip"}),
                                     on=["ring", "ip"])
     seen = _shared_login_times(member_logins, shared)
-    findings = set(case.security_findings["account_id"])
-    bad_pay = set(case.bad_payments()["account_id"])
-    with_bursts = set(bursts["account_id"]) if bursts is not None else set()
-    composite = signals.set_index("account_id")["composite"] if signals is not None else pd.Series(dtype=float)
-    enterprise = _enterprise(case)
-    home, own_device = _household_traits(activity)
-    mfa = member_logins.groupby("ring")["mfa"].mean()
+    mfa = member_logins.groupby("ring")["mfa"].mean().reindex(range(len(ring_ids)), fill_value=0.0).to_numpy()
 
-    shared_by = dict(tuple(shared.groupby("ring")))
-    country_by = dict(tuple(countries.groupby("ring")["country"]))
-    empty_shared = shared.iloc[:0]
+    # per-member facts as arrays over account codes, summed per ring in one pass
+    members = rings.sort_values(["ring_id", "account_id"], kind="stable")
+    codes = activity.account_codes(members["account_id"])
+    ring_of_member = np.searchsorted(ring_ids, members["account_id"].map(rings.set_index("account_id")["ring_id"]))
+    ids = activity.accounts
+
+    def per_ring(flags: np.ndarray) -> np.ndarray:
+        return np.bincount(ring_of_member, weights=flags[codes], minlength=len(ring_ids))
+
+    def flag_of(accounts) -> np.ndarray:
+        return pd.Index(ids).isin(pd.Index(accounts)).astype(float)
+
+    n_members = np.bincount(ring_of_member, minlength=len(ring_ids))
+    n_bursts = per_ring(flag_of(bursts["account_id"] if bursts is not None else []))
+    n_find = per_ring(flag_of(case.security_findings["account_id"]))
+    n_bad = per_ring(flag_of(case.bad_payments()["account_id"]))
+    composite = (signals.set_index("account_id")["composite"] if signals is not None else pd.Series(dtype=float))
+    composite = composite[~composite.index.duplicated()].reindex(ids).fillna(0).to_numpy(dtype=float)
+    enterprise = _enterprise(case).reindex(ids).fillna(0).to_numpy(dtype=float)
+    mean_composite, ent_share = per_ring(composite) / n_members, per_ring(enterprise) / n_members
+    home, own_device = _household_traits(activity)
+    h = home[codes]
+    lo, hi = np.full(len(ring_ids), np.iinfo(np.int64).max), np.full(len(ring_ids), np.iinfo(np.int64).min)
+    np.minimum.at(lo, ring_of_member, h)
+    np.maximum.at(hi, ring_of_member, h)
+    household = (lo >= 0) & (lo == hi) & (per_ring(own_device.astype(float)) == n_members)
+
+    shared = shared.sort_values(["ring", "members", "entity_accounts", "entity"], ascending=[True, False, True, True],
+                                kind="stable")
+    shared_by = {r: list(g.itertuples(index=False)) for r, g in shared.groupby("ring", sort=False)}
+    top_countries = (countries.dropna(subset=["country"]).groupby(["ring", "country"]).size().reset_index(name="n")
+                     .sort_values(["ring", "n", "country"], ascending=[True, False, True], kind="stable"))
+    country_by = {r: ";".join(g["country"].head(5)) for r, g in top_countries.groupby("ring", sort=False)}
+    cols = {c: tests[c].to_numpy() for c in tests.columns}
     rows = []
-    for ring, (ring_id, members_s) in enumerate(rings.groupby("ring_id", sort=True)["account_id"]):
-        mem = members_s.tolist()
-        t = tests.loc[ring]
-        sh = shared_by.get(ring, empty_shared)
-        n = len(mem)
+    for ring, ring_id in enumerate(ring_ids):
+        t = {c: v[ring] for c, v in cols.items()}
+        sh = shared_by.get(ring, [])
+        n = int(n_members[ring])
         ring_pv = float(t["p_ring"])
         test = next((x for x in sharing if x.name == t["best_sharing"]), None)
         if t["p_timing"] <= t["p_sharing"]:
@@ -173,37 +197,30 @@ def ring_summaries(case, rings, pairs, activity, sharing, threshold, params, sig
             kind = test.label
         days = int(t["coactive_days"]) if test is None else int(share_days[test.name].get(ring, 0))
         significant = ring_pv < threshold and days >= params["min_evidence_days"]
-        ips, devs = sh[sh["type"] == "ip"], sh[sh["type"] == "device"]
-        surprise = -np.log10(max(ring_pv, 1e-300))
-        exclusive = (sh["entity_accounts"] <= sh["members"]).mean() if len(sh) else 0.0
-        risk_known = ips["risk"].dropna()
-        n_bursts, n_find, n_bad = (sum(a in with_bursts for a in mem), sum(a in findings for a in mem),
-                                   sum(a in bad_pay for a in mem))
+        ips = [e for e in sh if e.type == "ip"]
+        risk_known = [e.risk for e in ips if not np.isnan(e.risk)]
+        tor = [bool(e.tor) for e in ips]
         comp = {
-            "coordination": float(1 - np.exp(-surprise / 20)),
-            "specificity": float(exclusive),
-            "infrastructure_risk": float(max(risk_known.mean() / 100 if len(risk_known) else 0.0,
-                                             ips["tor"].mean() if len(ips) else 0.0)),
-            "member_signals": float(composite.reindex(mem).fillna(0).mean()) if len(composite) else 0.0,
-            "bursts": n_bursts / n, "findings": n_find / n, "bad_payments": n_bad / n,
+            "coordination": float(1 - np.exp(-(-np.log10(max(ring_pv, 1e-300))) / 20)),
+            "specificity": float(np.mean([e.entity_accounts <= e.members for e in sh])) if sh else 0.0,
+            "infrastructure_risk": float(max(np.mean(risk_known) / 100 if risk_known else 0.0,
+                                             np.mean(tor) if tor else 0.0)),
+            "member_signals": float(mean_composite[ring]),
+            "bursts": n_bursts[ring] / n, "findings": n_find[ring] / n, "bad_payments": n_bad[ring] / n,
         }
-        ent_share = float(enterprise.reindex(mem).fillna(0).mean()) if len(enterprise) else 0.0
-        mfa_share = float(mfa.get(ring, 0.0))
-        codes = activity.account_codes(mem)
-        household = bool(home[codes[0]] >= 0 and (home[codes] == home[codes[0]]).all() and own_device[codes].all())
-        verdict, reason = _verdict(significant, ring_pv, threshold, days, params["min_evidence_days"], ent_share,
-                                   mfa_share, n_bad, n_find, n_bursts, bool(ips["tor"].any()) if len(ips) else False,
-                                   household)
+        verdict, reason = _verdict(significant, ring_pv, threshold, days, params["min_evidence_days"],
+                                   float(ent_share[ring]), float(mfa[ring]), int(n_bad[ring]), int(n_find[ring]),
+                                   int(n_bursts[ring]), any(tor), bool(household[ring]))
         first_seen, last_seen = seen.get(ring, (pd.NaT, pd.NaT))
-        ctry = country_by.get(ring, pd.Series(dtype=object)).dropna()
         rows.append({
             "ring_id": ring_id, "size": n, "verdict": verdict,
             "score": round(float(sum(SCORE_WEIGHTS[k] * comp[k] for k in SCORE_WEIGHTS)), 4),
             "pvalue": ring_pv, "flagged": verdict == VERDICTS[0], "evidence_kind": kind,
-            "shared_ips": ";".join(ips.sort_values("members", ascending=False, kind="stable")["value"]),
-            "shared_devices": ";".join(devs.sort_values("members", ascending=False, kind="stable")["value"]),
-            "countries": ";".join(ctry.value_counts().index[:5]),
-            "members_with_bursts": n_bursts, "members_with_findings": n_find, "members_with_bad_payments": n_bad,
+            "shared_ips": ";".join(e.value for e in ips),
+            "shared_devices": ";".join(e.value for e in sh if e.type == "device"),
+            "countries": country_by.get(ring, ""),
+            "members_with_bursts": int(n_bursts[ring]), "members_with_findings": int(n_find[ring]),
+            "members_with_bad_payments": int(n_bad[ring]),
             "first_seen": first_seen, "last_seen": last_seen,
             "top_evidence": _evidence_text(n, kind, t, sh, days, ring_pv, activity, sharing),
             "verdict_reason": reason,
@@ -296,14 +313,14 @@ def _member_logins(case, rings, params) -> pd.DataFrame:
 
 def _evidence_text(n, kind, t, sh, days, pv, activity, sharing) -> str:
     """The infrastructure, then the strongest evidence of each family that is itself below 0.01, in words."""
-    if sh.empty:
+    if not sh:
         infra = "no IP or device shared by 2+ members"
     else:
-        top = sh.sort_values(["members", "entity_accounts"], ascending=[False, True], kind="stable").iloc[0]
-        what = "IP" if top["type"] == "ip" else "device"
-        risk = f", risk {int(top['risk'])}" if top["type"] == "ip" and not np.isnan(top["risk"]) else ""
-        tor = ", TOR" if bool(top["tor"]) else ""
-        infra = (f"{int(top['members'])} of {n} accounts used {what} {top['value']} ({int(top['entity_accounts'])} "
+        top = sh[0]  # most members, then fewest accounts in all
+        what = "IP" if top.type == "ip" else "device"
+        risk = f", risk {int(top.risk)}" if top.type == "ip" and not np.isnan(top.risk) else ""
+        tor = ", TOR" if bool(top.tor) else ""
+        infra = (f"{int(top.members)} of {n} accounts used {what} {top.value} ({int(top.entity_accounts)} "
                  f"accounts in all{risk}{tor}); {len(sh)} shared entities")
     parts = []
     if t["p_timing"] < 0.01 or kind in ("co-activity", "hub spikes"):
