@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..case import Case
-from ..case.arrays import window_mask
+from ..case.arrays import run_starts, window_mask
 from ..errors import InputError
 from .records import decode_times
 
@@ -63,7 +63,7 @@ class Activity:
 
     def popularity(self) -> np.ndarray:
         """Accounts using each entity (indexed by entity code)."""
-        first = _starts(self.entity, self.account)
+        first = run_starts(self.entity, self.account)
         return np.bincount(self.entity[first], minlength=self.n_entities)
 
     def entity_type(self) -> np.ndarray:
@@ -92,18 +92,6 @@ class Activity:
     def equals(self, other: "Activity") -> bool:
         return all(np.array_equal(getattr(self, f), getattr(other, f)) for f in
                    ("account", "entity", "ts", "accounts", "entities", "is_device"))
-
-
-def _starts(*keys: np.ndarray) -> np.ndarray:
-    """Indices where a run of equal key tuples begins (keys already sorted)."""
-    n = len(keys[0])
-    if n == 0:
-        return np.empty(0, dtype=np.int64)
-    change = np.zeros(n, dtype=bool)
-    change[0] = True
-    for k in keys:
-        change[1:] |= k[1:] != k[:-1]
-    return np.flatnonzero(change)
 
 
 def activity_from_rows(account_ids, kinds, values, ts_seconds) -> Activity:
@@ -141,7 +129,7 @@ def activity_from_rows(account_ids, kinds, values, ts_seconds) -> Activity:
     entities = np.concatenate(names).astype(object) if names else np.empty(0, dtype=object)
     order = np.lexsort((ts, acct, entity))
     acct, entity, ts = acct[order], entity[order], ts[order]
-    first = _starts(entity, acct, ts)
+    first = run_starts(entity, acct, ts)
     return Activity(acct[first].astype(np.int32), entity[first].astype(np.int32), ts[first],
                     np.asarray(accounts, dtype=object), entities, np.concatenate(is_device).astype(bool))
 

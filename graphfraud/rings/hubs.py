@@ -19,7 +19,8 @@ import pandas as pd
 from scipy import stats
 
 from ..graph.activity import Activity
-from .cooccur import DEFAULT_BUDGET, cooccurrences, run_starts
+from ..case.arrays import run_starts
+from .cooccur import DEFAULT_BUDGET, cooccurrences
 
 __all__ = ["hub_spike_evidence", "HUB_CELL_SECONDS"]
 

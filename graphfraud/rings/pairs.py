@@ -20,7 +20,8 @@ from scipy import stats
 
 from ..errors import InputError
 from ..graph.activity import Activity
-from .cooccur import DEFAULT_BUDGET, chance_coactivity, cooccurrences, distinct_rows, run_starts
+from ..case.arrays import distinct_rows, run_starts
+from .cooccur import DEFAULT_BUDGET, chance_coactivity, cooccurrences
 
 __all__ = ["pair_evidence", "hub_entities", "TIME_SCALES", "scale_columns"]
 

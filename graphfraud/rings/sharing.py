@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..graph.activity import Activity
-from .cooccur import distinct_rows, run_starts
+from ..case.arrays import distinct_rows, run_starts
 
 __all__ = ["SharingTest", "main_entity", "main_device_sharing", "away_device_sharing", "sharing_tests", "MAIN_SHARE"]
 
