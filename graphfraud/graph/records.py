@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ..case import Case
-from ..case.arrays import window_logins
+from ..case.arrays import run_starts, window_logins
 
 __all__ = ["GraphRecords", "graph_records", "PROPERTY_TYPES", "EVIDENCE_LABELS",
            "RING_PROPERTIES", "encode_times", "decode_times", "edge_id"]
@@ -133,6 +133,39 @@ def _edge_ids(label: str, src: pd.Series, dst: pd.Series) -> np.ndarray:
     return (label + "|" + src.astype(str) + "|" + dst.astype(str)).to_numpy(dtype=object)
 
 
+def _edge_groups(acct: np.ndarray, value: np.ndarray, sub: pd.DataFrame, acct_names: np.ndarray):
+    """Per (account, entity): login counts, fails, MFA share, first/last time and distinct success times.
+
+    One sort of integer keys and ``reduceat`` over its runs, instead of a groupby on strings;
+    rows come out in (account, entity) name order, as the string groupby gave them.
+    """
+    code, names = pd.factorize(value, sort=True)
+    key = acct.astype(np.int64) * np.int64(max(len(names), 1)) + code
+    ts = sub["ts"].to_numpy()
+    order = np.lexsort((ts, key))
+    key, ts = key[order], ts[order]
+    fail = sub["fail"].to_numpy()[order].astype(np.int64)
+    mfa = sub["mfa"].to_numpy()[order].astype(np.float64)
+    ok = sub["success"].to_numpy()[order]
+    starts = run_starts(key)
+    n = np.diff(np.append(starts, len(key)))
+    agg = pd.DataFrame({
+        "account": acct_names[key[starts] // max(len(names), 1)],
+        "value": np.asarray(names, dtype=object)[key[starts] % max(len(names), 1)],
+        "logins": n, "fails": np.add.reduceat(fail, starts) if len(starts) else n,
+        "mfa_share": (np.add.reduceat(mfa, starts) / n) if len(starts) else n.astype(float),
+        "first_seen": ts[starts], "last_seen": ts[np.append(starts[1:], len(key)) - 1] if len(starts) else ts,
+    })
+    # distinct success times per group: ts is sorted within each key, so runs of (key, ts) dedupe it
+    sk, st = key[ok], ts[ok]
+    first = run_starts(sk, st)
+    sk, st = sk[first], st[first]
+    bounds = np.searchsorted(sk, key[starts])
+    ends = np.searchsorted(sk, key[starts], side="right")
+    success = [st[a:b] if b > a else None for a, b in zip(bounds.tolist(), ends.tolist())]
+    return agg, success
+
+
 def graph_records(case: Case, since=None, until=None) -> GraphRecords:
     """Vertices and edges of the account–IP–device–country–ASN graph from the logins in ``[since, until]``.
 
@@ -157,28 +190,19 @@ def graph_records(case: Case, since=None, until=None) -> GraphRecords:
     vertices.append(pd.DataFrame({"gf_id": "account:" + accounts.astype(str), "label": "account", "name": accounts}))
 
     rep = case.ip_reputation.set_index("ip")
+    acct_code, acct_names = pd.factorize(df["account"].to_numpy(dtype=object), sort=True)
     for kind, label in (("ip", "USED_IP"), ("device", "USED_DEVICE")):
         sub = df[df[kind].notna()]
-        agg = sub.groupby(["account", kind], sort=True).agg(
-            logins=("fail", "size"), fails=("fail", "sum"), mfa_share=("mfa", "mean"),
-            first_seen=("ts", "min"), last_seen=("ts", "max")).reset_index()
-        succ = sub.loc[sub["success"], ["account", kind, "ts"]].drop_duplicates()
-        succ = succ.sort_values(["account", kind, "ts"], kind="stable")
-        key = pd.MultiIndex.from_frame(succ[["account", kind]])
-        starts = np.flatnonzero(np.r_[True, (key[1:] != key[:-1])]) if len(succ) else np.empty(0, dtype=int)
-        groups = np.split(succ["ts"].to_numpy(), starts[1:]) if len(succ) else []
-        times = pd.Series(groups, index=key[starts] if len(succ) else pd.MultiIndex.from_arrays([[], []]),
-                          dtype=object)
-        at = pd.MultiIndex.from_frame(agg[["account", kind]])
-        success_us = times.reindex(at).to_numpy()
-        src, dst = "account:" + agg["account"].astype(str), kind + ":" + agg[kind].astype(str)
+        agg, success_us = _edge_groups(acct_code[df[kind].notna().to_numpy()], sub[kind].to_numpy(dtype=object),
+                                       sub, np.asarray(acct_names, dtype=object))
+        src, dst = "account:" + agg["account"].astype(str), kind + ":" + agg["value"].astype(str)
         edges.append(pd.DataFrame({
             "gf_id": _edge_ids(label, src, dst), "label": label, "src": src, "dst": dst,
             "logins": agg["logins"].astype(int).to_numpy(dtype=object),
             "fails": agg["fails"].astype(int).to_numpy(dtype=object),
             "mfa_share": agg["mfa_share"].astype(float).to_numpy(dtype=object),
             "first_seen": _iso(agg["first_seen"].to_numpy()), "last_seen": _iso(agg["last_seen"].to_numpy()),
-            "success_us": [t if isinstance(t, np.ndarray) else None for t in success_us],
+            "success_us": success_us,
         }))
         per = sub.groupby(kind)["account"].nunique()
         v = pd.DataFrame({"gf_id": kind + ":" + per.index.astype(str), "label": kind, "name": per.index.to_numpy(),
