@@ -130,7 +130,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="write the case folder of one ring, the same folder analyze writes for it")
     o.add_argument("ring_id", help="the ring's id, as in rings.csv (ring-...)")
     _source(o)
-    o.add_argument("--out", type=Path, required=True, help="folder to write <ring_id>/ into")
+    o.add_argument("--out", type=Path, required=True, help="folder to write <ring_id>/ (and _assets/, vis-network for its graph.html) into")
     _periods(o)
     o.add_argument("--graph", default=None, help="graph store the rings are found in, as analyze's --graph")
     o.add_argument("--ring-method", default="louvain", choices=["louvain", "components"], help="community detection")

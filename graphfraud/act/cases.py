@@ -233,6 +233,9 @@ def open_case(case: Case, ring_id: str, out_dir: str | Path, rings: RingResult |
               store=None, **ring_params) -> Path:
     """Write ``<out_dir>/<ring_id>/``: case.json, members, shared infrastructure, evidence CSVs, graph and summary.
 
+    vis-network goes to ``<out_dir>/_assets/``, shared with any other ring
+    folder written there; the ring's ``graph.html`` refers to ``../_assets/``.
+
     With ``rings`` given this is :func:`open_ring_cases` for one ring. Without
     it the run is repeated the way ``analyze`` does it, so the folder is the
     one ``analyze`` wrote: the periods from ``since``, ``until``,
