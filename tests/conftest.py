@@ -60,6 +60,23 @@ def synthetic():
     return synth.generate_case(1200, seed=11, days=30, chunk_size=600)
 
 
+CASE_SINCE = "2025-08-05 00:00:00"
+
+
+@pytest.fixture(scope="module")
+def analysed_since(synthetic):
+    """The synthetic case analysed over an analysis period that starts after its first login."""
+    import graphfraud
+    from graphfraud.case import resolve_periods
+
+    case = synthetic.case
+    signals = graphfraud.account_signals(case)
+    bursts = graphfraud.detect_bursts(case, since=CASE_SINCE)
+    rings = graphfraud.find_rings(case, since=CASE_SINCE, signals=signals, bursts=bursts)
+    assert len(rings.flagged) >= 2
+    return case, signals, bursts, rings, resolve_periods(case, CASE_SINCE)
+
+
 # The fast subset is `pytest -m "not slow"` (under a minute on 2 cores). These are the
 # tests that take seconds each: larger generated cases, the embedded Gremlin store,
 # subprocesses, headless Chromium, whole README and notebook runs. Listed here, in one

@@ -14,7 +14,6 @@ import pytest
 
 import graphfraud
 from graphfraud.act import cases as C
-from graphfraud.case import resolve_periods
 from graphfraud.graph.stores import connect
 from graphfraud.graph.view import annotate_rings
 from graphfraud import traversals as T
@@ -23,15 +22,8 @@ SINCE = "2025-08-05 00:00:00"
 
 
 @pytest.fixture(scope="module")
-def run(synthetic):
-    """The synthetic case analysed over an analysis period that starts after its first login."""
-    case = synthetic.case
-    signals = graphfraud.account_signals(case)
-    bursts = graphfraud.detect_bursts(case, since=SINCE)
-    rings = graphfraud.find_rings(case, since=SINCE, signals=signals, bursts=bursts)
-    assert len(rings.flagged) >= 2
-    periods = resolve_periods(case, SINCE)
-    return case, signals, bursts, rings, periods
+def run(analysed_since):
+    return analysed_since
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-import graphfraud
 from graphfraud.act import cases as C
-from graphfraud.case import resolve_periods
 from graphfraud.graph.build import build_graph
 from graphfraud.graph.view import ASSET_FILES, annotate_rings, explore, write_assets
 
@@ -23,13 +21,8 @@ HOSTILE = "</script><img src=x onerror=alert(1)>"
 
 
 @pytest.fixture(scope="module")
-def run(synthetic):
-    case = synthetic.case
-    signals = graphfraud.account_signals(case)
-    bursts = graphfraud.detect_bursts(case, since=SINCE)
-    rings = graphfraud.find_rings(case, since=SINCE, signals=signals, bursts=bursts)
-    assert len(rings.flagged) >= 2
-    return case, signals, bursts, rings, resolve_periods(case, SINCE)
+def run(analysed_since):
+    return analysed_since
 
 
 @pytest.fixture(scope="module")
