@@ -138,7 +138,8 @@ def entity_activity(case: Case, since=None, until=None, exclude_ips=()) -> Activ
     """Successful logins on IPs and devices in ``[since, until]`` as a coded :class:`Activity`.
 
     Only SUCCESS logins count: failing against an account is not evidence of
-    controlling it. IPs in ``exclude_ips`` (campaigns) are left out.
+    controlling it. IPs in ``exclude_ips`` (campaigns) are left out. Works on the
+    columns' integer codes (the loader's categories): no string is made per login.
 
     Examples
     --------
@@ -152,16 +153,46 @@ def entity_activity(case: Case, since=None, until=None, exclude_ips=()) -> Activ
     lg = case.logins
     keep = window_mask(lg["event_ts"], since, until) & (lg["result"].to_numpy() == "SUCCESS")
     ts = lg["event_ts"].to_numpy(dtype="datetime64[s]")[keep].view(np.int64)
-    acct = lg["account_id"].to_numpy(dtype=object)[keep]
-    parts = []
-    excluded = set(map(str, exclude_ips))
-    for col, kind in (("ip", "ip"), ("device_id", "device")):
-        val = lg[col].to_numpy(dtype=object)[keep]
-        ok = pd.notna(val)
-        if kind == "ip" and excluded:
-            ok &= ~pd.Index(val).isin(list(excluded))
-        parts.append((acct[ok], np.full(int(ok.sum()), kind, dtype=object), val[ok], ts[ok]))
-    return activity_from_rows(*(np.concatenate([p[i] for p in parts]) for i in range(4)))
+    acct, accounts = _sorted_codes(lg["account_id"], keep)
+    ip, ips = _sorted_codes(lg["ip"], keep, drop=set(map(str, exclude_ips)))
+    dev, devices = _sorted_codes(lg["device_id"], keep)
+    has_ip, has_dev = ip >= 0, dev >= 0
+    # devices first: "device:..." sorts before "ip:...", so codes follow the entities' name order
+    entity = np.concatenate([dev[has_dev], ip[has_ip] + len(devices)])
+    rows_acct = np.concatenate([acct[has_dev], acct[has_ip]])
+    rows_ts = np.concatenate([ts[has_dev], ts[has_ip]])
+    del ip, dev, acct
+    entities = np.concatenate(["device:" + devices.astype(str), "ip:" + ips.astype(str)]).astype(object)
+    is_device = np.arange(len(entities)) < len(devices)
+    # keep only the accounts and entities that have a row, as a store's evidence would
+    a_used = np.bincount(rows_acct, minlength=len(accounts)) > 0
+    e_used = np.bincount(entity, minlength=len(entities)) > 0
+    a_new, e_new = np.cumsum(a_used) - 1, np.cumsum(e_used) - 1
+    rows_acct, entity = a_new[rows_acct], e_new[entity]
+    order = np.lexsort((rows_ts, rows_acct, entity))
+    rows_acct, entity, rows_ts = rows_acct[order], entity[order], rows_ts[order]
+    first = run_starts(entity, rows_acct, rows_ts)
+    return Activity(rows_acct[first].astype(np.int32), entity[first].astype(np.int32), rows_ts[first],
+                    accounts[a_used], entities[e_used], is_device[e_used])
+
+
+def _sorted_codes(col: pd.Series, keep: np.ndarray, drop=frozenset()) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of ``col[keep]`` into its sorted distinct values (``-1`` for null or dropped), and those values."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        codes, cats = col.cat.codes.to_numpy()[keep].astype(np.int64), np.asarray(col.cat.categories, dtype=object)
+    else:
+        codes, cats = pd.factorize(col.to_numpy(dtype=object)[keep])
+        codes, cats = codes.astype(np.int64), np.asarray(cats, dtype=object)
+    cats = cats.astype(str).astype(object)
+    if not len(cats):
+        return np.full(len(codes), -1, dtype=np.int64), cats
+    if drop:
+        gone = np.flatnonzero(pd.Index(cats).isin(list(drop)))
+        codes[np.isin(codes, gone)] = -1
+    order = np.argsort(cats, kind="stable")
+    rank = np.empty(len(cats), dtype=np.int64)
+    rank[order] = np.arange(len(cats))
+    return np.where(codes >= 0, rank[np.maximum(codes, 0)], -1), cats[order]
 
 
 def evidence_to_activity(evidence: pd.DataFrame, since=None, until=None, exclude_ips=()) -> Activity:
