@@ -184,8 +184,10 @@ def pair_table(activity: Activity, params: dict) -> tuple[pd.DataFrame, pd.DataF
     return table, sharing, info
 
 
-#: a connected group of linked accounts at least this dense is one group, never split
+#: a connected group of linked accounts at least this dense, each member linked to at least this share of
+#: the others, is one group, never split
 DENSE_COMPONENT = 0.5
+MIN_DEGREE_SHARE = 1 / 3
 
 
 def _groups(graph: nx.Graph, params: dict) -> list[set]:
@@ -193,14 +195,19 @@ def _groups(graph: nx.Graph, params: dict) -> list[set]:
 
     Modularity splits a small isolated clique whose edge weights differ (a lone 4-account
     ring becomes two pairs) and keeps it whole only when the graph is large. A component
-    in which most member pairs are linked is one group however the weights fall.
+    in which most member pairs are linked, and every member to a third of the others, is
+    one group however the weights fall.
     """
     if params["method"] == "components":
         return detect_communities(graph, "components")
     whole, rest = [], set()
     for comp in nx.connected_components(graph):
         k = len(comp)
-        dense = graph.subgraph(comp).number_of_edges() >= DENSE_COMPONENT * k * (k - 1) / 2
+        sub = graph.subgraph(comp)
+        # every member linked to a good share of the others: a household hanging off a ring by one
+        # edge (its home IP used once as the ring's proxy exit) does not make the pair of them dense
+        dense = (sub.number_of_edges() >= DENSE_COMPONENT * k * (k - 1) / 2
+                 and min(d for _, d in sub.degree()) >= MIN_DEGREE_SHARE * (k - 1))
         (whole.append(set(comp)) if dense else rest.update(comp))
     split = detect_communities(graph.subgraph(rest), params["method"], params["resolution"], params["seed"])
     return whole + list(split)
