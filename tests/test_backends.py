@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import graphfraud
 from graphfraud.graph.stores import NetworkXBackend, connect, snapshot_frames
-from graphfraud.errors import GraphFraudError, InputError
+from graphfraud.errors import BackendError, GraphFraudError, InputError
 from graphfraud.detect.campaigns import detect_campaigns
 from graphfraud.graph.activity import entity_activity
 from graphfraud.graph.records import graph_records
@@ -259,3 +259,14 @@ def test_ring_properties_for_unknown_accounts_are_refused(store):
     store.load_case(tiny_case())
     with pytest.raises(InputError, match="not in the graph"):
         store._set_account_properties([{"gf_id": "account:nobody", "ring_id": "r1"}])
+
+
+def test_a_store_holding_another_case_is_refused_not_mixed_into_rings(tmp_path):
+    a = generate_case(150, seed=1, days=21).case
+    b = generate_case(150, seed=2, days=21).case  # the same account ids, other logins
+    with connect(f"gremlite://{tmp_path / 'store.db'}") as backend:
+        backend.load_case(a)
+        backend.find_rings(a)
+        backend.load_case(b)
+        with pytest.raises(BackendError, match="also holds another case"):
+            backend.find_rings(b)

@@ -23,6 +23,14 @@ import pandas as pd
 from ..case.schema import TIME_FORMAT as _TS
 from ..errors import GraphFraudError
 
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
 __all__ = ["OutputFolder", "OutputError", "atomic_write_bytes", "check_writable", "MANIFEST"]
 
 MANIFEST = "manifest.json"
@@ -75,6 +83,8 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        # mkstemp makes the file private (0600); an output is as readable as any file the user writes
+        os.chmod(tmp, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

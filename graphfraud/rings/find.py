@@ -22,7 +22,8 @@ from ..case import Case
 from ..detect.bursts import detect_bursts
 from ..detect.campaigns import detect_campaigns
 from ..detect.signals import account_signals
-from ..errors import InputError
+from ..case.arrays import distinct_rows
+from ..errors import BackendError, InputError
 from ..graph.activity import Activity, entity_activity
 from .communities import detect_communities, ring_id_for
 from .hubs import hub_spike_evidence
@@ -140,8 +141,29 @@ def find_rings(
     campaigns = detect_campaigns(case, since, until, min_victims=campaign_min_victims)
     source = graph.activity if graph is not None else partial(entity_activity, case)
     activity = source(since, until, exclude_ips=campaigns["ip"].tolist())
+    if graph is not None:
+        _check_store_holds_this_case(graph.url, activity, entity_activity(case, since, until,
+                                                                         exclude_ips=campaigns["ip"].tolist()))
     params["graph"] = graph.url if graph is not None else None
     return rings_from_activity(case, activity, campaigns, params, signals=signals, bursts=bursts)
+
+
+def _check_store_holds_this_case(url: str, stored: Activity, expected: Activity) -> None:
+    """Stop when a store holds account–IP/device evidence that is not in the case: it holds another case too.
+
+    Ids of two cases can collide (A100000 in both), so their evidence would silently merge into
+    rings neither case has.
+    """
+    def pairs(act: Activity) -> pd.MultiIndex:
+        a, e = distinct_rows(act.account.astype(np.int64), act.entity.astype(np.int64))
+        return pd.MultiIndex.from_arrays([act.accounts[a], act.entities[e]])
+
+    extra = pairs(stored).difference(pairs(expected))
+    if len(extra):
+        example = " used ".join(map(str, extra[0]))
+        raise BackendError(f"the graph store {url} holds {len(extra):,} account-IP/device link(s) that are not in "
+                           f"this case (e.g. {example}): it also holds another case, and rings would mix them. "
+                           "Use a fresh store (a new gremlite file, an empty Neptune cluster) for each case")
 
 
 def pair_table(activity: Activity, params: dict) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
