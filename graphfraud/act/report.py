@@ -322,7 +322,7 @@ def report_markdown(result) -> str:
             parts.append(f"{row['cohort']}: not tested")
             continue
         parts.append(f"{row['cohort']} {_pct(row['rate_flagged'])} bad vs {_pct(row['rate_rest'])} "
-                     f"({row['method']}, BH p {_p(row['pvalue_bh'])}{', too few to conclude' if row['warning'] else ''})")
+                     f"({row['method']}, BH p {_p(row['pvalue_bh'])}{_small(row)})")
     bullets.append("**Payment outcomes** (cohorts from the analysis period, every payment in the case; share of "
                    "paying accounts with a chargeback or decline): " + "; ".join(parts)
                    + ". Details below.")
@@ -409,3 +409,10 @@ def report_markdown(result) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _small(row) -> str:
+    """The caveat a payment test carries in the summary: a small cohort, significant or not."""
+    if not row["warning"]:
+        return ""
+    return ", small cohort" if "significant" in str(row["warning"]) else ", too few to conclude"

@@ -191,9 +191,9 @@ def payment_outcome_test(
             why = f"an expected cell of the 2x2 table is below 5 ({expected.min():.2f}), so the z-test's normal approximation does not hold"
         if n_f < SMALL_COHORT:
             warnings.append(
-                f"only {n_f} flagged account(s) with payments: too few to conclude anything about payment outcomes"
-                + (" even though p < %.2g" % alpha if p < alpha else "")
-            )
+                f"only {n_f} flagged account(s) with payments: the difference is significant (p < {alpha:.2g}) but "
+                "its size rests on few people" if p < alpha and n_f >= 5 else
+                f"only {n_f} flagged account(s) with payments: too few to conclude anything about payment outcomes")
     return PaymentTest(
         method=method,
         statistic=float(stat),

@@ -245,8 +245,7 @@ class Case:
             raise RejectedInputError(
                 "too many input rows were rejected for the numbers to mean anything:\n  - "
                 + "\n  - ".join(lines)
-                + "\n  fix the source (see rejected rows for every problem with its line or row), "
-                "or continue anyway if that is what you intend",
+                + "\n  fix the source (rejected_rows.csv lists every problem with its line or row).",
                 summary, list(stop.index))
         warn = judged[(judged["share"] > warn_share) & (judged["rejected"] > 0)]
         return [f"{name}: {r.rejected:,} of {r.read:,} rows ({r.share:.1%}) rejected, mostly in {r.top_columns}"

@@ -19,6 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from ..case import Case
+from ..case.period import parse_time
 from ..detect.bursts import detect_bursts
 from ..detect.campaigns import detect_campaigns
 from ..detect.signals import account_signals
@@ -131,6 +132,11 @@ def find_rings(
     """
     if not 0 < alpha < 1 or not 0 < edge_pvalue <= 1:
         raise InputError(f"alpha and edge_pvalue must be in (0, 1), got {alpha!r} and {edge_pvalue!r}")
+    if not isinstance(case, Case):
+        raise InputError(f"find_rings needs a Case (graphfraud.load_case(path)), got {type(case).__name__}")
+    since, until = parse_time(since, "since"), parse_time(until, "until")
+    if since is not None and until is not None and since > until:
+        raise InputError(f"since ({since}) is later than until ({until}): the period is empty")
     if not 0 < hub_spike_pvalue < 1:
         raise InputError(f"hub_spike_pvalue must be in (0, 1), got {hub_spike_pvalue!r}")
     params = dict(since=None if since is None else str(pd.Timestamp(since)),

@@ -144,8 +144,10 @@ def ring_summaries(case, rings, pairs, activity, sharing, threshold, params, sig
     shared["tor"] = np.where(is_ip, rep["is_tor"].reindex(shared["value"]).fillna(False).to_numpy(dtype=bool), False)
 
     member_logins = _member_logins(case, rings, params)
-    countries = member_logins.merge(shared.loc[is_ip, ["ring", "value"]].rename(columns={"value": "ip"}),
-                                    on=["ring", "ip"])
+    # countries of the members' logins on the ring's shared IPs or devices (a device farm shares no IP)
+    countries = pd.concat([
+        member_logins.merge(shared.loc[shared["type"] == kind, ["ring", "value"]].rename(columns={"value": kind}),
+                            on=["ring", kind])[["ring", "country"]] for kind in ("ip", "device")], ignore_index=True)
     seen = _shared_login_times(member_logins, shared)
     mfa = member_logins.groupby("ring")["mfa"].mean().reindex(range(len(ring_ids)), fill_value=0.0).to_numpy()
 
@@ -222,7 +224,8 @@ def ring_summaries(case, rings, pairs, activity, sharing, threshold, params, sig
             "members_with_bursts": int(n_bursts[ring]), "members_with_findings": int(n_find[ring]),
             "members_with_bad_payments": int(n_bad[ring]),
             "first_seen": first_seen, "last_seen": last_seen,
-            "top_evidence": _evidence_text(n, kind, t, sh, days, ring_pv, activity, sharing),
+            "top_evidence": _evidence_text(n, kind, t, sh, days, ring_pv, activity, sharing,
+                                           params["max_entity_accounts"]),
             "verdict_reason": reason,
             "significant_pairs": 0, "coactive_days": days,
             **{f"c_{k}": round(v, 4) for k, v in comp.items()},
@@ -252,7 +255,7 @@ def _verdict(significant, pv, threshold, days, min_days, ent_share, mfa_share, n
     bad = [w for w, n in (("bad payments", n_bad), ("security findings", n_find), ("EC2 bursts", n_bursts)) if n]
     return VERDICTS[0], ("common control beyond chance" + (f"; members with {', '.join(bad)}" if bad else "")
                          + ("; TOR on shared IPs" if tor else "")
-                         + (f"; only {ent_share:.0%} enterprise, MFA on {mfa_share:.0%} of logins")
+                         + (f"; {ent_share:.0%} of members enterprise, MFA on {mfa_share:.0%} of logins")
                          + ("" if not household else "; members share a home IP but not a clean history"))
 
 
@@ -311,7 +314,11 @@ def _member_logins(case, rings, params) -> pd.DataFrame:
         "mfa": lg["mfa_used"].to_numpy(dtype=float)[keep], "ts": ts[keep]})
 
 
-def _evidence_text(n, kind, t, sh, days, pv, activity, sharing) -> str:
+def _n(k: int, one: str, many: str) -> str:
+    return f"{k:,} {one if k == 1 else many}"
+
+
+def _evidence_text(n, kind, t, sh, days, pv, activity, sharing, max_entity_accounts=100) -> str:
     """The infrastructure, then the strongest evidence of each family that is itself below 0.01, in words."""
     if not sh:
         infra = "no IP or device shared by 2+ members"
@@ -320,8 +327,10 @@ def _evidence_text(n, kind, t, sh, days, pv, activity, sharing) -> str:
         what = "IP" if top.type == "ip" else "device"
         risk = f", risk {int(top.risk)}" if top.type == "ip" and not np.isnan(top.risk) else ""
         tor = ", TOR" if bool(top.tor) else ""
+        hub = (", a hub: only its spike hours are evidence" if top.entity_accounts > max_entity_accounts
+               else "")
         infra = (f"{int(top.members)} of {n} accounts used {what} {top.value} ({int(top.entity_accounts)} "
-                 f"accounts in all{risk}{tor}); {len(sh)} shared entities")
+                 f"accounts in all{risk}{tor}{hub}); {_n(len(sh), 'shared IP or device', 'shared IPs and devices')}")
     parts = []
     if t["p_timing"] < 0.01 or kind in ("co-activity", "hub spikes"):
         parts.append(_timing_text(t))
@@ -330,7 +339,9 @@ def _evidence_text(n, kind, t, sh, days, pv, activity, sharing) -> str:
         parts.append(_sharing_text(t, test, activity))
     if kind not in ("co-activity", "hub spikes"):
         parts.reverse()
-    return f"{infra}; " + "; ".join(parts) + f"; evidence on {days} day(s) (p={_pv(pv)})"
+    if pv >= 0.01:
+        parts = ["nothing beyond chance"]
+    return f"{infra}; " + "; ".join(parts) + f"; evidence on {_n(days, 'day', 'days')} (p={_pv(pv)})"
 
 
 def _timing_text(t) -> str:
@@ -339,8 +350,8 @@ def _timing_text(t) -> str:
                 f"accounts than the hub's own rate at that hour) vs {t['expected_hub']:.2f} expected by chance")
     best = t["best_timing"]
     width, tol = TIME_SCALES[best]
-    return (f"members co-active {int(t[f'coactive_{best}']):,} times within {_span(width, tol)} on the same shared "
-            f"IP or device (member pairs x time slots) vs {t[f'expected_{best}']:.2f} expected by chance")
+    return (f"members co-active {_n(int(t[f'coactive_{best}']), 'time', 'times')} {_span(width, tol)} on the same "
+            f"shared IP or device (member pairs x time slots) vs {t[f'expected_{best}']:.2f} expected by chance")
 
 
 def _sharing_text(t, test, activity) -> str:
@@ -354,11 +365,12 @@ def _sharing_text(t, test, activity) -> str:
 
 
 def _span(width: int, tol: int) -> str:
+    """How far apart two co-active logins can be at a scale (bins at most ``tol`` apart)."""
     if tol == 0 and width == 86400:
-        return "the same day"
-    lo, hi = width, width * (tol + 1)
-    unit, div = ("h", 3600) if width >= 3600 else ("min", 60)
-    return f"{lo // div:g}-{hi // div:g} {unit}"
+        return "on the same day"
+    hi = width * (tol + 1)
+    unit, div = ("hours", 3600) if hi >= 7200 else ("minutes", 60)
+    return f"less than {hi // div:g} {unit} apart"
 
 
 def _pv(p: float) -> str:
