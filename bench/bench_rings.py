@@ -36,13 +36,17 @@ Shuffled case: the same case with its logins' account ids and timestamps permute
 
 --bounded N: the ring stage's candidate generation (``pair_table(entity_activity(case), params)``)
 on bench/out/case_N.sqlite (written with seed 1 if absent) and on the same case with its logins
-shuffled, once per ``--budgets`` value, then ``find_rings`` on a generated ``--bounded-small`` case,
-as generated and shuffled: row pairs, passes, candidate pairs, seconds, peak RSS.
+shuffled (``--variants``), once per ``--budgets`` value, both for the budgeted step alone
+(``cooccurrences`` at the 4 time scales) and for the whole ``pair_table``: row pairs, passes, pairs,
+seconds, peak RSS. ``--max-memory-gib`` caps the address space so a run too big fails with
+MemoryError instead of pushing the machine into swap or the OOM killer.
+--shuffled-rings N: ``find_rings`` on a generated N-account case, as generated and shuffled, per budget.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import dataclasses
 import gc
 import json
@@ -126,15 +130,26 @@ def _status_mib(field: str) -> float:
     return float("nan")
 
 
+def _trim() -> None:
+    """Give freed heap back to the OS (glibc), so that a step cannot hide its peak in memory freed before it."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 @contextmanager
 def measured():
     """Time a block and take its peak RSS: the kernel's high-water mark (VmHWM), reset on entry.
 
     Writing 5 to /proc/self/clear_refs resets VmHWM to the current RSS (Linux 4.0+), so the peak is the
-    block's own, on top of what the process already held (``rss_before_mib``). Where the reset is
+    block's own, on top of what the process already held (``rss_before_mib``, after handing freed heap
+    back to the OS with ``malloc_trim``: memory freed but kept by the allocator would otherwise be
+    reused by the block without raising the RSS, hiding part of its peak). Where the reset is
     refused, the peak is the process's since its start (``peak_is_process``).
     """
     gc.collect()
+    _trim()
     m = _Measured(rss_before_mib=_status_mib("VmRSS"))
     try:
         Path("/proc/self/clear_refs").write_text("5")
@@ -323,7 +338,28 @@ def _case_file(n: int, seed: int = 1) -> Path:
     return path
 
 
-def bounded(n: int, budgets: list[int], small_n: int, seed: int = 1) -> None:
+def _cooccurrence_step(act, b: int) -> dict:
+    """The budgeted step alone: ``cooccurrences`` at every time scale on non-hub rows, as pair_evidence calls it."""
+    from graphfraud.rings import TIME_SCALES
+    from graphfraud.rings.cooccur import cooccurrences, run_starts
+
+    keep = act.popularity()[act.entity] <= 100
+    ent, acct, ts = act.entity[keep], act.account[keep], act.ts[keep]
+    out = {"row_pairs": 0, "passes": 0, "cooccurrences": 0}
+    with measured() as m:
+        for width, tol in TIME_SCALES.values():
+            bins = ts // width
+            first = run_starts(ent, acct, bins)  # activity is sorted by entity, account, time
+            co = cooccurrences(ent[first].astype(np.int64), acct[first].astype(np.int64), bins[first], tol,
+                               act.n_accounts, b)
+            out["row_pairs"] += co.total_row_pairs
+            out["passes"] = max(out["passes"], co.passes)
+            out["cooccurrences"] += len(co.a)
+            del co, bins, first
+    return {**out, **m}
+
+
+def bounded(n: int, budgets: list[int], variants: list[str], seed: int = 1) -> None:
     """The ring stage's candidate generation on a large case, as generated and with its logins shuffled, per budget."""
     import graphfraud
     from graphfraud.graph.activity import entity_activity
@@ -335,40 +371,58 @@ def bounded(n: int, budgets: list[int], small_n: int, seed: int = 1) -> None:
     print(f"## Bounded candidate generation, {n:,} accounts ({path.name}, {len(case.logins):,} logins)\n")
     print(f"load_case: {m['seconds']:.0f} s, peak RSS {m['peak_mib']:,.0f} MiB", flush=True)
     acts = {}
-    for label, c in (("as generated", case), ("logins shuffled", None)):
-        c = shuffle_logins(case, seed) if c is None else c
+    for label in variants:
+        c = shuffle_logins(case, seed) if label == "shuffled" else case
         with measured() as m:
             acts[label] = entity_activity(c)
         print(f"entity_activity ({label}): {len(acts[label]):,} rows, {m['seconds']:.0f} s, "
               f"peak RSS {m['peak_mib']:,.0f} MiB", flush=True)
         del c
     del case
-    params = {"max_entity_accounts": 100, "hub_spike_pvalue": 1e-4}
-    print("\n`pair_table(entity_activity(case), params)` with max_entity_accounts=100, hub_spike_pvalue=1e-4; "
-          "budget = co-occurring row pairs held at once (default 20M)\n")
-    print("| case | budget | row pairs | passes | candidate pairs | same pairs as first budget | seconds "
+    print("\nPer budget (co-occurring row pairs held at once; the library's default is 20M): the budgeted step alone "
+          "(`cooccurrences` at the 4 time scales), then the whole `pair_table(entity_activity(case), params)` "
+          "(max_entity_accounts=100, hub_spike_pvalue=1e-4)\n")
+    print("| case | step | budget | row pairs | passes | pairs out | same pairs as first budget | seconds "
           "| RSS before (MiB) | peak RSS during (MiB) | peak - before (MiB) |")
-    print("|---|---:|---:|---:|---:|---|---:|---:|---:|---:|", flush=True)
+    print("|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|", flush=True)
+
+    def row(label, step, b, rp, passes, out, same, m):
+        print(f"| {label} | {step} | {b:,} | {rp:,} | {passes} | {out:,} | {same} | {m['seconds']:.0f} | "
+              f"{m['rss_before_mib']:,.0f} | {m['peak_mib']:,.0f} | {m['peak_mib'] - m['rss_before_mib']:,.0f} |",
+              flush=True)
+
+    params = {"max_entity_accounts": 100, "hub_spike_pvalue": 1e-4}
     for label, act in acts.items():
+        for b in budgets:
+            r = _cooccurrence_step(act, b)
+            row(label, "cooccurrences", b, r["row_pairs"], r["passes"], r["cooccurrences"], "", r)
         ref = None
         for b in budgets:
-            with budget(b), measured() as m:
-                table, _, info = pair_table(act, params)
+            t0 = time.perf_counter()
+            try:
+                with budget(b), measured() as m:
+                    table, _, info = pair_table(act, params)
+            except MemoryError:
+                print(f"| {label} | pair_table | {b:,} | | | | **MemoryError** under the "
+                      f"{resource.getrlimit(resource.RLIMIT_AS)[0] / 2**30:.0f} GiB address-space cap | "
+                      f"{time.perf_counter() - t0:.0f} | | | |", flush=True)
+                continue
             key = (table["a"].to_numpy(), table["b"].to_numpy(), table["pvalue"].to_numpy())
             same = "(reference)" if ref is None else (
                 "yes" if all(np.array_equal(x, y) for x, y in zip(key, ref)) else "**no**")
             ref = ref or key
-            print(f"| {label} | {b:,} | {info['row_pairs']:,} | {info['passes']} | {len(table):,} | {same} | "
-                  f"{m['seconds']:.0f} | {m['rss_before_mib']:,.0f} | {m['peak_mib']:,.0f} | "
-                  f"{m['peak_mib'] - m['rss_before_mib']:,.0f} |", flush=True)
+            row(label, "pair_table", b, info["row_pairs"], info["passes"], len(table), same, m)
             del table, key
         del ref
     acts.clear()
 
+
+def shuffled_rings(n: int, budgets: list[int], seed: int = 1) -> None:
+    """``find_rings`` on a generated case, as generated and with its logins shuffled, per budget."""
     from graphfraud import synth
 
-    s = synth.generate_case(small_n, seed=seed)
-    print(f"\n`find_rings` on {small_n:,} generated accounts (seed {seed}), as generated and with logins shuffled\n")
+    s = synth.generate_case(n, seed=seed)
+    print(f"\n`find_rings` on {n:,} generated accounts (seed {seed}), as generated and with logins shuffled\n")
     print("| case | budget | row pairs | passes | candidate pairs | seconds | RSS before (MiB) | peak RSS during (MiB) "
           "| communities | flagged |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
@@ -393,8 +447,12 @@ def main() -> None:
                     help="case sizes for the bounded candidate-generation check (written to bench/out if absent)")
     ap.add_argument("--budgets", type=int, nargs="+", default=[20_000_000, 2_000_000],
                     help="co-occurrence budgets for --bounded (the first is the reference)")
-    ap.add_argument("--bounded-small", type=int, default=50_000,
-                    help="case size for find_rings on a shuffled case in --bounded")
+    ap.add_argument("--variants", nargs="+", default=["generated", "shuffled"], choices=["generated", "shuffled"],
+                    help="--bounded on the case as generated and/or with its logins shuffled")
+    ap.add_argument("--shuffled-rings", type=int, nargs="*", default=[],
+                    help="case sizes for find_rings as generated and shuffled, per --budgets")
+    ap.add_argument("--max-memory-gib", type=float,
+                    help="address-space cap (RLIMIT_AS) so that a run too big for the machine fails with MemoryError")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -406,9 +464,14 @@ def main() -> None:
         parts = [evaluate(n, seed, args.fraudar_k) for seed in args.seeds]
         report(n, args.seeds, parts)
         sys.stdout.flush()
+    if args.max_memory_gib:
+        cap = int(args.max_memory_gib * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     for n in args.bounded:
         print()
-        bounded(n, args.budgets, args.bounded_small)
+        bounded(n, args.budgets, args.variants)
+    for n in args.shuffled_rings:
+        shuffled_rings(n, args.budgets)
     for n in args.speed:
         path = HERE / "out" / f"case_{n}.sqlite"
         if not path.exists():
