@@ -80,7 +80,7 @@ def _pair_pvalue(d, at, n_a, n_b, q, n_pairs) -> np.ndarray:
     return np.minimum(1.0, 2 * np.minimum(p_a, p_b))
 
 
-def _shared_entities(activity: Activity, keep: np.ndarray, pair_key: np.ndarray):
+def _shared_entities(activity: Activity, keep: np.ndarray, pair_key: np.ndarray, budget: int = DEFAULT_BUDGET):
     """For each candidate pair, the kept entities both accounts used: rows ``(pair index, entity)``."""
     n_acc, n_ent = np.int64(activity.n_accounts), np.int64(activity.n_entities)
     acct, ent = distinct_rows(activity.account[keep].astype(np.int64), activity.entity[keep].astype(np.int64))
@@ -92,13 +92,24 @@ def _shared_entities(activity: Activity, keep: np.ndarray, pair_key: np.ndarray)
     swap = deg[b] < deg[a]
     x, y = np.where(swap, b, a), np.where(swap, a, b)
     reps = deg[x]
-    idx = np.repeat(np.arange(len(pair_key)), reps)
-    pos = np.repeat(starts[x], reps) + (np.arange(len(idx)) - np.repeat(np.cumsum(reps) - reps, reps))
-    e = ent[pos]
-    want = y[idx] * n_ent + e
-    hit = np.searchsorted(ae_key, want)
-    ok = (hit < len(ae_key)) & (ae_key[np.minimum(hit, len(ae_key) - 1)] == want)
-    return idx[ok], e[ok]
+    out_idx, out_ent = [], []
+    cum = np.cumsum(reps)
+    lo = 0
+    while lo < len(pair_key):  # in slices of at most `budget` (pair, entity) rows: memory stays bounded
+        hi = max(lo + 1, int(np.searchsorted(cum, (cum[lo - 1] if lo else 0) + budget, side="right")))
+        r = reps[lo:hi]
+        idx = np.repeat(np.arange(lo, hi), r)
+        pos = np.repeat(starts[x[lo:hi]], r) + (np.arange(len(idx)) - np.repeat(np.cumsum(r) - r, r))
+        e = ent[pos]
+        want = y[idx] * n_ent + e
+        hit = np.searchsorted(ae_key, want)
+        ok = (hit < len(ae_key)) & (ae_key[np.minimum(hit, len(ae_key) - 1)] == want)
+        out_idx.append(idx[ok])
+        out_ent.append(e[ok])
+        lo = hi
+    if not out_idx:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    return np.concatenate(out_idx), np.concatenate(out_ent)
 
 
 def _bins_on_shared(rows_ent, rows_acct, rows_bin, n_acc, pair_idx, pair_ent, side_acct, n_pairs):
@@ -172,7 +183,7 @@ def pair_evidence(activity: Activity, max_entity_accounts: int = 100, scales=Non
     keys = (np.unique(np.concatenate([d["key"].to_numpy() for d in per_scale.values()]))
             if per_scale else np.empty(0, np.int64))
     out = pd.DataFrame({"a": keys // max(n_acc, 1), "b": keys % max(n_acc, 1)})
-    pidx, pent = _shared_entities(activity, keep, keys)
+    pidx, pent = _shared_entities(activity, keep, keys, budget)
     is_dev = activity.is_device[pent] if len(pent) else np.zeros(0, bool)
     out["shared_devices"] = np.bincount(pidx, weights=is_dev, minlength=len(keys)).astype(np.int64)
     out["shared_ips"] = np.bincount(pidx, minlength=len(keys)) - out["shared_devices"]
