@@ -28,6 +28,15 @@ from graphfraud.errors import GraphFraudError
 from conftest import LOGIN_COLUMNS
 
 
+
+def _write_tables(folder, tables):
+    """One ``<table>.parquet`` per table (DataFrames or Arrow tables) in a new ``folder``."""
+    folder.mkdir()
+    for name, t in tables.items():
+        pq.write_table(t if isinstance(t, pa.Table) else pa.Table.from_pandas(t, preserve_index=False),
+                       folder / f"{name}.parquet")
+    return folder
+
 def sqlite_tables(path=None) -> dict[str, pd.DataFrame]:
     """The raw tables of a SQLite case, values as stored (timestamps are text)."""
     with sqlite3.connect(path or graphfraud.sample_case_path()) as conn:
@@ -108,12 +117,7 @@ def test_aware_timestamps_and_dates_become_naive_utc(tmp_path):
         "ip": ["1.1.1.1", "1.1.1.1"], "country_iso": ["DE", "DE"], "result": ["fail", "SUCCESS"],
         "mfa_used": [True, False], "device_id": ["d1", "d2"],
     })
-    folder = tmp_path / "pq"
-    folder.mkdir()
-    for name, t in tables.items():
-        pq.write_table(t if isinstance(t, pa.Table) else pa.Table.from_pandas(t, preserve_index=False),
-                       folder / f"{name}.parquet")
-    case = graphfraud.load_case(folder)
+    case = graphfraud.load_case(_write_tables(tmp_path / "pq", tables))
     assert case.users["signup_ts"].tolist()[0] == pd.Timestamp("2025-05-03")
     assert pd.isna(case.users["signup_ts"].tolist()[1])
     assert case.users["is_enterprise"].tolist() == [True, False]
@@ -240,12 +244,7 @@ def test_bad_values_are_rejected_with_their_reasons_and_line(tmp_path):
         "finding_ts": ["2025-08-02 00:00:00"] * 2, "account_id": not_utf8, "type": ["BRUTE_FORCE"] * 2,
         "severity": ["HIGH"] * 2,
     })
-    folder = tmp_path / "pq"
-    folder.mkdir()
-    for name, t in tables.items():
-        pq.write_table(t if isinstance(t, pa.Table) else pa.Table.from_pandas(t, preserve_index=False),
-                       folder / f"{name}.parquet")
-    case = graphfraud.load_case(folder)
+    case = graphfraud.load_case(_write_tables(tmp_path / "pq", tables))
     reasons = {(t, r): reason for t, r, reason in case.rejected[["table", "row", "reason"]].itertuples(index=False)}
     assert reasons == {
         ("logins", 1): "unparseable timestamp 'yesterday'",
