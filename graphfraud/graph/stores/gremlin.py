@@ -179,7 +179,13 @@ class GremlinBackend(GraphBackend):
                 self.g = traversal().with_remote(self._remote)
                 self.g.V().limit(0).to_list()  # connect now, so a wrong URL is reported here, not mid-load
             except Exception as exc:
-                self._remote = None
+                # close what was opened, or aiohttp reports an unclosed session on exit
+                remote, self._remote = getattr(self, "_remote", None), None
+                if remote is not None:
+                    try:
+                        remote.close()
+                    except Exception:  # noqa: BLE001 - the connection already failed; this is cleanup only
+                        pass
                 raise BackendError(f"cannot reach the Gremlin server at {self.url}: {type(exc).__name__}: {exc}. "
                                    "Check the URL and port, that the server is running, and (Neptune) that this "
                                    "machine can reach the cluster's VPC and --neptune-iam matches its IAM setting") \
