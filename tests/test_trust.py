@@ -220,3 +220,9 @@ def test_version_and_every_default_in_help(capsys):
     text = capsys.readouterr().out
     for default in ("(default: 14", "(default: 0)", "(default: 50", "(default: louvain)", "(default: None)"):
         assert default in text
+
+
+def test_a_signal_window_with_no_logins_is_an_error_naming_as_of(tmp_path, capsys):
+    assert main(["analyze", "--as-of", "2030-01-01", "--out", str(tmp_path / "o"), "--quiet"]) != 0
+    err = capsys.readouterr().err
+    assert "no logins in the signal window" in err and "--as-of" in err and "Traceback" not in err

@@ -144,4 +144,9 @@ def resolve_periods(case: Case, since=None, until=None, window_days: float = 14,
         window_start = as_of_ts - pd.Timedelta(days=float(window_days))
     except (OverflowError, pd.errors.OutOfBoundsDatetime):
         raise InputError(f"{n['window_days']}={window_days!r} before {n['as_of']} {as_of_ts} is out of range") from None
+    if not Period(window_start, as_of_ts).mask(ts).any():
+        # an empty signal window would give zero signals and "no rule", which reads like a clean case
+        raise InputError(f"no logins in the signal window {window_start.strftime(_FMT)} to "
+                         f"{as_of_ts.strftime(_FMT)} ({n['window_days']} {window_days:g} days before {n['as_of']}): "
+                         f"the case's logins run from {first.strftime(_FMT)} to {last.strftime(_FMT)}")
     return Periods(Period(start, end), Period(window_start, as_of_ts), float(window_days))
