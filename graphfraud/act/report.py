@@ -303,8 +303,8 @@ def report_markdown(result) -> str:
         members = int(fl["size"].sum()) if len(fl) else 0
         camp = rings.campaigns
         ring_text = (f"**Rings** (analysis period): {_n(len(fl))} flagged ring(s) with {_n(members)} accounts that "
-                     "log in through the same specific IPs and devices within minutes of each other far more than "
-                     "chance allows"
+                     "are under one hand beyond chance (co-activity on shared IPs and devices, spike hours behind a "
+                     "carrier NAT, devices too many accounts depend on; see ring_summary.csv's evidence_kind)"
                      if len(fl) else f"**Rings** (analysis period): none flagged; {_n(len(rings.summary))} "
                      "group(s) share infrastructure, but not beyond chance (ring_summary.csv)"
                      + (f" (strongest: {md_escape(fl.iloc[0]['ring_id'])}, {_n(fl.iloc[0]['size'])} accounts, "
