@@ -77,6 +77,16 @@ def analysed_since(synthetic):
     return case, signals, bursts, rings, resolve_periods(case, CASE_SINCE)
 
 
+@pytest.fixture(scope="module")
+def opened_cases(analysed_since, tmp_path_factory):
+    """Every flagged ring's case folder for ``analysed_since``: the folder and cases/index."""
+    from graphfraud.act.cases import open_ring_cases
+
+    case, signals, bursts, rings, periods = analysed_since
+    out = tmp_path_factory.mktemp("cases")
+    return out, open_ring_cases(case, rings, out, signals, bursts, periods=periods)
+
+
 # The fast subset is `pytest -m "not slow"` (under a minute on 2 cores). These are the
 # tests that take seconds each: larger generated cases, the embedded Gremlin store,
 # subprocesses, headless Chromium, whole README and notebook runs. Listed here, in one

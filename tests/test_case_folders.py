@@ -27,11 +27,8 @@ def run(analysed_since):
 
 
 @pytest.fixture(scope="module")
-def folders(run, tmp_path_factory):
-    case, signals, bursts, rings, periods = run
-    out = tmp_path_factory.mktemp("cases")
-    index = C.open_ring_cases(case, rings, out, signals, bursts, periods=periods)
-    return out, index
+def folders(opened_cases):
+    return opened_cases
 
 
 def _files(folder):

@@ -26,10 +26,8 @@ def run(analysed_since):
 
 
 @pytest.fixture(scope="module")
-def cases_dir(run, tmp_path_factory):
-    case, signals, bursts, rings, periods = run
-    out = tmp_path_factory.mktemp("cases")
-    index = C.open_ring_cases(case, rings, out, signals, bursts, periods=periods)
+def cases_dir(opened_cases):
+    out, index = opened_cases
     return out, index["ring_id"].tolist()
 
 
