@@ -40,7 +40,7 @@ from .detect import DEFAULT_WEIGHTS, account_signals, detect_bursts, detect_camp
 from .graph import (GraphBackend, GraphRecords, NetworkXBackend, build_graph, connect, explore,  # noqa: E402
                     export_neptune_csv, graph_records, read_neptune_csv)
 from .rings import RingResult, find_rings  # noqa: E402
-from .act import (PaymentTest, benjamini_hochberg, open_case, payment_outcome_test,  # noqa: E402
+from .act import (PaymentTest, baseline_metrics, benjamini_hochberg, open_case, payment_outcome_test,  # noqa: E402
                   payment_outcome_tests, wilson_interval)
 from .pipeline import AnalysisResult, analyze  # noqa: E402
 from . import queries  # noqa: E402
@@ -81,6 +81,7 @@ __all__ = [
     "detect_bursts",
     "explore",
     "open_case",
+    "baseline_metrics",
     "find_rings",
     "RingResult",
     "load_case",

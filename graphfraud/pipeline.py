@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import queries
+from .act.baselines import baseline_metrics
 from .graph.stores import GraphBackend, connect
 from .rings import find_rings
 from .detect.bursts import detect_bursts
@@ -172,16 +172,9 @@ def analyze(
         features = account_features(case, signals, window_bursts, rings, rings.campaigns,
                                     period=periods.signal_window)
         rules = propose_rules(features, case, periods.signal_window, daily_alert_budget)
-    with progress.stage("baseline SQL metrics"):
-        conn = queries.case_connection(case, tables=("logins", "ip_reputation"))
-        try:
-            baselines = {
-                "daily_fail_rate": queries.run("daily_fail_rate", conn),
-                "top_failing_ips": queries.run("top_failing_ips", conn, limit=top_ips),
-                "ip_risk_distribution": queries.run("ip_risk_distribution", conn),
-            }
-        finally:
-            conn.close()
+    with progress.stage("baseline metrics"):
+        # the same tables as queries/daily_fail_rate.sql etc. (tested equal), grouped on codes
+        baselines = baseline_metrics(case, top_ips=top_ips)
     with progress.stage("payment-outcome tests"):
         cohorts = {
             "accounts with a burst trigger": bursts["account_id"].unique().tolist(),

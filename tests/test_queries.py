@@ -86,3 +86,65 @@ def test_sql_runs_on_the_source_file_only_when_it_holds_exactly_the_validated_ro
     assert daily["fails"].sum() == (case.logins["result"] == "FAIL").sum()
     pd.testing.assert_frame_equal(queries.run("account_signals", conn), graphfraud.account_signals(case),
                                   check_dtype=False)
+
+
+# ------------------------------------------------------------------ baselines on codes == the SQL
+
+
+def _sql_baselines(case, limit=20, **window):
+    conn = queries.case_connection(case, ("logins", "ip_reputation"))
+    try:
+        return {"daily_fail_rate": queries.run("daily_fail_rate", conn, **window),
+                "top_failing_ips": queries.run("top_failing_ips", conn, limit=limit, **window),
+                "ip_risk_distribution": queries.run("ip_risk_distribution", conn, **window)}
+    finally:
+        conn.close()
+
+
+def _coded_baselines(case, limit=20, **window):
+    from graphfraud.act import baselines as bl
+
+    return {"daily_fail_rate": bl.daily_fail_rate(case, **window),
+            "top_failing_ips": bl.top_failing_ips(case, limit=limit, **window),
+            "ip_risk_distribution": bl.ip_risk_distribution(case, **window)}
+
+
+@pytest.mark.parametrize("window", [{}, {"since": "2025-08-10 00:00:00", "until": "2025-08-20 12:00:00"}])
+def test_coded_baselines_equal_the_sql(sample_case, synthetic, window):
+    for case in (sample_case, synthetic.case):
+        sql, coded = _sql_baselines(case, **window), _coded_baselines(case, **window)
+        for name in sql:
+            pd.testing.assert_frame_equal(coded[name], sql[name], check_dtype=True, obj=name)
+
+
+def _tiny_logins(rows):
+    return pd.DataFrame(rows, columns=["event_ts", "account_id", "ip", "country_iso", "result", "mfa_used",
+                                       "device_id"])
+
+
+def test_coded_baselines_equal_the_sql_on_ties_nulls_and_unrated_ips():
+    logins = _tiny_logins([
+        ("2025-08-01 10:00:00", "A", "1.1.1.1", "DE", "FAIL", 0, "d1"),
+        ("2025-08-01 10:05:00", "B", "1.1.1.1", "DE", "FAIL", 0, "d2"),
+        ("2025-08-01 11:00:00", "A", "2.2.2.2", "DE", "FAIL", 0, "d1"),
+        ("2025-08-01 11:01:00", "A", "2.2.2.2", "DE", "FAIL", 0, "d1"),   # ties 1.1.1.1 on fails, fewer accounts
+        ("2025-08-03 09:00:00", "C", "0.0.0.9", "FR", "FAIL", 0, "d3"),   # no reputation row
+        ("2025-08-03 09:00:00", "C", None, "FR", "SUCCESS", 1, "d3"),      # no IP at all
+        ("2025-08-03 23:59:59", "B", "1.1.1.1", "DE", "SUCCESS", 0, "d2"),
+    ])
+    rep = pd.DataFrame({"ip": ["1.1.1.1", "2.2.2.2", "3.3.3.3"], "risk_score": [19, 100, 40],
+                        "asn": [None, 7, 8], "is_tor": [0, 1, 0]})
+    case = graphfraud.case_from_frames(logins=logins, ip_reputation=rep)
+    for limit in (1, 2, 20):
+        sql, coded = _sql_baselines(case, limit=limit), _coded_baselines(case, limit=limit)
+        for name in sql:
+            pd.testing.assert_frame_equal(coded[name], sql[name], check_dtype=True, obj=name)
+    assert coded["top_failing_ips"]["ip"].tolist() == ["1.1.1.1", "2.2.2.2", "0.0.0.9"]
+
+
+def test_coded_baselines_on_an_empty_window_equal_the_sql(sample_case):
+    window = {"since": "2030-01-01 00:00:00"}
+    sql, coded = _sql_baselines(sample_case, **window), _coded_baselines(sample_case, **window)
+    for name in sql:
+        assert len(coded[name]) == len(sql[name]) == 0
+        assert list(coded[name].columns) == list(sql[name].columns)
