@@ -158,3 +158,15 @@ def test_any_python_value_in_a_dataframe_is_used_or_rejected(table, data):
     counts = case.row_counts()
     assert (counts["read"] == counts["used"] + counts["rejected"]).all()
     assert counts.loc[table, "read"] == len(rows)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(-3, 3), st.integers(-2**40, 2**40), st.integers(0, 5)), max_size=40))
+def test_distinct_rows_equals_python_set(rows):
+    import numpy as np
+
+    from graphfraud.case.arrays import distinct_rows
+
+    keys = [np.array([r[i] for r in rows], dtype=np.int64) for i in range(3)]
+    got = list(zip(*(k.tolist() for k in distinct_rows(*keys)))) if rows else []
+    assert got == sorted(set(rows))

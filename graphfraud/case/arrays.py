@@ -101,7 +101,37 @@ def distinct_rows(*keys: np.ndarray) -> tuple[np.ndarray, ...]:
     >>> [k.tolist() for k in distinct_rows(np.array([2, 1, 2]), np.array([0, 3, 0]))]
     [[1, 2], [3, 0]]
     """
+    packed = _pack(keys)
+    if packed is not None:
+        # one int64 sort is several times faster than lexsort over the same columns
+        key, lows, widths = packed
+        key = np.sort(key)
+        key = key[run_starts(key)]
+        out = []
+        for low, width in zip(lows[::-1], widths[::-1]):
+            key, rest = np.divmod(key, width)
+            out.append(rest + low)
+        return tuple(o.astype(k.dtype, copy=False) for o, k in zip(out[::-1], keys))
     order = np.lexsort(keys[::-1])
     sorted_keys = [k[order] for k in keys]
     first = run_starts(*sorted_keys)
     return tuple(k[first] for k in sorted_keys)
+
+
+def _pack(keys) -> tuple[np.ndarray, list, list] | None:
+    """Integer keys packed into one int64 (first key most significant), or None when they do not fit."""
+    if not len(keys[0]) or not all(np.issubdtype(k.dtype, np.integer) for k in keys):
+        return None
+    lows, widths, span = [], [], 1
+    for k in keys:
+        low, high = int(k.min()), int(k.max())
+        lows.append(low)
+        widths.append(high - low + 1)
+        span *= high - low + 1
+    if span >= 2**62:
+        return None
+    key = np.zeros(len(keys[0]), dtype=np.int64)
+    for k, low, width in zip(keys, lows, widths):
+        key *= width
+        key += k.astype(np.int64, copy=False) - low
+    return key, lows, widths

@@ -52,8 +52,8 @@ def cooccurrences(group: np.ndarray, account: np.ndarray, bins: np.ndarray, tole
     if len(group) == 0:
         return CoOccurrence(empty, empty, empty, empty, 0, 0)
     bins = np.asarray(bins, dtype=np.int64)
-    order = np.lexsort((account, bins, group))
-    g, acct, b = group[order].astype(np.int64), account[order].astype(np.int64), bins[order]
+    g, acct, b = _sorted_by_group_bin_account(np.asarray(group, dtype=np.int64), np.asarray(account, dtype=np.int64),
+                                              bins, n_accounts)
     bmin = int(b.min())
     span = int(b.max()) - bmin + tolerance + 2
     key = g * span + (b - bmin)
@@ -93,6 +93,19 @@ def cooccurrences(group: np.ndarray, account: np.ndarray, bins: np.ndarray, tole
         return CoOccurrence(empty, empty, empty, empty, total, passes)
     a, bb_, ba, bbin = (np.concatenate([o[n] for o in out]) for n in range(4))
     return CoOccurrence(a, bb_, ba, bbin, total, passes)
+
+
+def _sorted_by_group_bin_account(group, account, bins, n_accounts):
+    """The rows sorted by group, then bin, then account."""
+    bmin, span = int(bins.min()), int(bins.max()) - int(bins.min()) + 1
+    if (int(group.max()) + 1) * span * max(n_accounts, 1) < 2**62:
+        # one int64 sort and a divmod: several times faster than lexsort and a gather of three columns
+        key = np.sort((group * span + (bins - bmin)) * max(n_accounts, 1) + account)
+        gb, acct = np.divmod(key, max(n_accounts, 1))
+        g, b = np.divmod(gb, span)
+        return g, acct, b + bmin
+    order = np.lexsort((account, bins, group))
+    return group[order], account[order], bins[order]
 
 
 def chance_coactivity(account: np.ndarray, bins: np.ndarray, tolerance: int, presorted: bool = False) -> float:

@@ -168,7 +168,8 @@ def pair_evidence(activity: Activity, max_entity_accounts: int = 100, scales=Non
     scales = TIME_SCALES if scales is None else scales
     n_acc = activity.n_accounts
     pop = activity.popularity()
-    keep = pop[activity.entity] <= max_entity_accounts
+    # an entity one account alone used makes no pair: leaving it out changes nothing and halves the rows
+    keep = (pop[activity.entity] <= max_entity_accounts) & (pop[activity.entity] >= 2)
     per_scale, q, row_pairs, passes, bins_by_scale = {}, {}, 0, 0, {}
     by_account = np.lexsort((activity.ts, activity.account))  # one sort serves every scale's rhythm
     acct_sorted, ts_sorted = activity.account[by_account], activity.ts[by_account]
