@@ -20,6 +20,31 @@ def codes(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
     return c.astype(np.int64), pd.Index(cats)
 
 
+def text_isin(values, candidates) -> np.ndarray:
+    """Boolean mask: which ``values`` (strings, nulls allowed) are among ``candidates``.
+
+    Through Arrow's hash set: pandas' ``isin`` on Arrow-backed strings loops in
+    Python and takes seconds on a few hundred thousand IPs. Nulls are never in.
+
+    Examples
+    --------
+    >>> text_isin(["a", None, "c"], ["c", "d"]).tolist()
+    [False, False, True]
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    vals = np.asarray(values, dtype=object)
+    if not len(vals):
+        return np.zeros(0, dtype=bool)
+    try:
+        found = pc.is_in(pa.array(vals, type=pa.string(), from_pandas=True),
+                         value_set=pa.array(np.asarray(candidates, dtype=object), type=pa.string(), from_pandas=True))
+        return np.asarray(found.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all text (ids typed as numbers in a frame): pandas' way
+        return pd.Index(vals).isin(pd.Index(np.asarray(candidates, dtype=object))) & pd.notna(vals)
+
+
 def login_ip_reputation(case: Case) -> tuple[np.ndarray, np.ndarray]:
     """Per login: the IP's ``risk_score`` (NaN when the IP has no reputation row) and ``is_tor``."""
     ip_codes, ip_cats = codes(case.logins["ip"])

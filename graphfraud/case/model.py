@@ -104,6 +104,8 @@ class Case:
         (kept, risk unknown); ``accounts_not_in_users``: accounts seen in logins but
         missing from ``users`` (kept); ``rejected_rows``: rows rejected in all tables.
         """
+        from .arrays import text_isin  # arrays builds on Case: imported here, not at the top
+
         known_ips = pd.Index(self.ip_reputation["ip"])
         login_ips = self.logins["ip"]
         has_ip = login_ips.notna().to_numpy()
@@ -114,7 +116,7 @@ class Case:
         return {
             "logins_without_reputation": int((has_ip & ~ip_known).sum()),
             "logins_without_ip": int((~has_ip).sum()),
-            "accounts_not_in_users": int((~login_accounts.isin(self.users["account_id"])).sum()),
+            "accounts_not_in_users": int((~text_isin(login_accounts, self.users["account_id"])).sum()),
             "rejected_rows": int(len(self.rejected.drop_duplicates(["table", "row"]))),
             "logins_before_signup": int((early["table"] == "logins").sum()),
             "payments_before_signup": int((early["table"] == "payments").sum()),
@@ -282,7 +284,9 @@ def _isin(s: pd.Series, index: pd.Index) -> np.ndarray:
     """``s.isin(index)`` that works on category codes, so it stays fast on 30M rows."""
     if isinstance(s.dtype, pd.CategoricalDtype):
         # a trailing False stands for null (code -1), which also covers a column with no categories
-        cat_known = np.append(np.asarray(s.cat.categories.isin(index), dtype=bool), False)
+        from .arrays import text_isin
+
+        cat_known = np.append(text_isin(s.cat.categories, index), False)
         codes = s.cat.codes.to_numpy()
         return cat_known[np.where(codes >= 0, codes, len(cat_known) - 1)]
     return s.isin(index).to_numpy()

@@ -481,8 +481,18 @@ def finish_table(spec: TableSpec, typed: pd.DataFrame, rejected: pd.DataFrame) -
     typed = typed.drop(columns="_row").reset_index(drop=True)
     for col in spec.columns:
         if col.categorical:
-            typed[col.name] = typed[col.name].cat.remove_unused_categories()
+            typed[col.name] = _drop_unused_categories(typed[col.name])
     return typed, rejected
+
+
+def _drop_unused_categories(s: pd.Series) -> pd.Series:
+    """``s.cat.remove_unused_categories()`` by counting codes (pandas' own sorts every code)."""
+    codes = s.cat.codes.to_numpy()
+    used = np.bincount(codes[codes >= 0], minlength=len(s.cat.categories)) > 0
+    if used.all():
+        return s
+    lookup = np.append(np.cumsum(used) - 1, -1)  # old code -> new code; -1 (null) stays null
+    return pd.Series(pd.Categorical.from_codes(lookup[codes], s.cat.categories[used]), index=s.index, name=s.name)
 
 
 def assemble_case(tables: Mapping[str, tuple[pd.DataFrame, pd.DataFrame, int, bool]], source: str) -> Case:
