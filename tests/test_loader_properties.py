@@ -170,3 +170,18 @@ def test_distinct_rows_equals_python_set(rows):
     keys = [np.array([r[i] for r in rows], dtype=np.int64) for i in range(3)]
     got = list(zip(*(k.tolist() for k in distinct_rows(*keys)))) if rows else []
     assert got == sorted(set(rows))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "c", "é", "A100", " "])), max_size=8),
+                min_size=1, max_size=5))
+def test_union_categories_equals_pandas_union_categoricals(chunks):
+    from pandas.api.types import union_categoricals
+
+    from graphfraud.case.validate import union_categories
+
+    parts = [pd.Series(pd.Categorical(c, categories=pd.Index(sorted({v for v in c if v is not None}), dtype="str")))
+             for c in chunks]
+    want, got = union_categoricals(parts), union_categories(parts)
+    assert list(got.categories) == list(want.categories)
+    assert got.codes.tolist() == want.codes.tolist()

@@ -450,10 +450,40 @@ def concat_chunks(spec: TableSpec, chunks: list[pd.DataFrame]) -> pd.DataFrame:
     for name in chunks[0].columns:
         parts = [c[name] for c in chunks]
         if isinstance(parts[0].dtype, pd.CategoricalDtype):
-            cols[name] = union_categoricals(parts)
+            cols[name] = union_categories(parts)
         else:
             cols[name] = pd.concat(parts, ignore_index=True)
     return pd.DataFrame(cols)
+
+
+def union_categories(parts: list[pd.Series]) -> pd.Categorical:
+    """``union_categoricals(parts)``: categories in order of first appearance, codes recoded.
+
+    pandas recodes each part against the whole union (an index lookup of every
+    category per part): 30 parts of a 1M-account login table took minutes. Here each
+    part's own categories are looked up once in one Arrow hash table.
+
+    Examples
+    --------
+    >>> a, b = pd.Series(["x", "y"], dtype="category"), pd.Series(["y", "z", None], dtype="category")
+    >>> union_categories([a, b]).tolist()
+    ['x', 'y', 'y', 'z', nan]
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cats = [np.asarray(p.cat.categories, dtype=object) for p in parts]
+    try:
+        arrow = [pa.array(c, type=pa.string()) for c in cats]
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # categories that are not all text
+        return union_categoricals(parts)
+    union = pc.unique(pa.chunked_array(arrow, type=pa.string()))
+    codes = []
+    for part, c in zip(parts, arrow):
+        lookup = np.append(pc.index_in(c, value_set=union).to_numpy(zero_copy_only=False), -1).astype(np.int64)
+        codes.append(lookup[part.cat.codes.to_numpy()])
+    categories = pd.Index(union.to_numpy(zero_copy_only=False), dtype=parts[0].cat.categories.dtype)
+    return pd.Categorical.from_codes(np.concatenate(codes) if codes else np.zeros(0, np.int64), categories)
 
 
 def finish_table(spec: TableSpec, typed: pd.DataFrame, rejected: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
