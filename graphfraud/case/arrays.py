@@ -20,6 +20,32 @@ def codes(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
     return c.astype(np.int64), pd.Index(cats)
 
 
+def text_index(values, candidates) -> np.ndarray:
+    """Position of each of ``values`` in ``candidates`` (first occurrence), ``-1`` when absent or null.
+
+    Arrow's hash lookup: ``Series.reindex`` on a few million Arrow-backed strings is
+    many times slower.
+
+    Examples
+    --------
+    >>> text_index(["b", None, "z"], ["a", "b"]).tolist()
+    [1, -1, -1]
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    vals = np.asarray(values, dtype=object)
+    if not len(vals):
+        return np.zeros(0, dtype=np.int64)
+    cand = np.asarray(candidates, dtype=object)
+    try:
+        found = pc.index_in(pa.array(vals, type=pa.string(), from_pandas=True),
+                            value_set=pa.array(cand, type=pa.string(), from_pandas=True))
+        return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all text: pandas' way
+        return pd.Index(cand).get_indexer(pd.Index(vals)).astype(np.int64)
+
+
 def text_isin(values, candidates) -> np.ndarray:
     """Boolean mask: which ``values`` (strings, nulls allowed) are among ``candidates``.
 
@@ -48,9 +74,10 @@ def text_isin(values, candidates) -> np.ndarray:
 def login_ip_reputation(case: Case) -> tuple[np.ndarray, np.ndarray]:
     """Per login: the IP's ``risk_score`` (NaN when the IP has no reputation row) and ``is_tor``."""
     ip_codes, ip_cats = codes(case.logins["ip"])
-    rep = case.ip_reputation.set_index("ip")
-    risk_by_cat = rep["risk_score"].reindex(ip_cats).to_numpy(dtype="float64", na_value=np.nan)
-    tor_by_cat = rep["is_tor"].reindex(ip_cats).fillna(False).to_numpy(dtype=bool)
+    rep = case.ip_reputation
+    at = text_index(ip_cats, rep["ip"])
+    risk_by_cat = np.append(rep["risk_score"].to_numpy(dtype="float64", na_value=np.nan), np.nan)[at]
+    tor_by_cat = np.append(rep["is_tor"].fillna(False).to_numpy(dtype=bool), False)[at]
     risk = np.full(len(ip_codes), np.nan)
     tor = np.zeros(len(ip_codes), dtype=bool)
     known = ip_codes >= 0
