@@ -170,6 +170,31 @@ def distinct_rows(*keys: np.ndarray) -> tuple[np.ndarray, ...]:
     return tuple(k[first] for k in sorted_keys)
 
 
+def sort_order(*keys: np.ndarray) -> np.ndarray:
+    """``np.lexsort(keys[::-1])``: the stable order by the keys, first most significant, for integer keys.
+
+    Packs the keys into one int64 where they fit; otherwise sorts by the last key, then
+    by the others packed (two stable sorts, the first skipped when already in order).
+    Several times faster than lexsort on tens of millions of rows.
+
+    Examples
+    --------
+    >>> sort_order(np.array([1, 0, 1]), np.array([5, 9, 2])).tolist()
+    [1, 2, 0]
+    """
+    packed = _pack(keys)
+    if packed is not None:
+        return np.argsort(packed[0], kind="stable")
+    head = _pack(keys[:-1]) if len(keys) > 1 else None
+    if head is None:
+        return np.lexsort(keys[::-1])
+    last = keys[-1]
+    if len(last) and bool((last[1:] >= last[:-1]).all()):
+        return np.argsort(head[0], kind="stable")
+    first = np.argsort(last, kind="stable")
+    return first[np.argsort(head[0][first], kind="stable")]
+
+
 def _pack(keys) -> tuple[np.ndarray, list, list] | None:
     """Integer keys packed into one int64 (first key most significant), or None when they do not fit."""
     if not len(keys[0]) or not all(np.issubdtype(k.dtype, np.integer) for k in keys):

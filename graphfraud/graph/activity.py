@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..case import Case
-from ..case.arrays import run_starts, window_mask
+from ..case.arrays import run_starts, sort_order, window_mask
 from ..errors import InputError
 from .records import decode_times
 
@@ -169,7 +169,7 @@ def entity_activity(case: Case, since=None, until=None, exclude_ips=()) -> Activ
     e_used = np.bincount(entity, minlength=len(entities)) > 0
     a_new, e_new = np.cumsum(a_used) - 1, np.cumsum(e_used) - 1
     rows_acct, entity = a_new[rows_acct], e_new[entity]
-    order = np.lexsort((rows_ts, rows_acct, entity))
+    order = sort_order(entity, rows_acct, rows_ts)
     rows_acct, entity, rows_ts = rows_acct[order], entity[order], rows_ts[order]
     first = run_starts(entity, rows_acct, rows_ts)
     return Activity(rows_acct[first].astype(np.int32), entity[first].astype(np.int32), rows_ts[first],

@@ -23,7 +23,7 @@ from ..case.period import parse_time
 from ..detect.bursts import detect_bursts
 from ..detect.campaigns import detect_campaigns
 from ..detect.signals import account_signals
-from ..case.arrays import distinct_rows
+from ..case.arrays import distinct_rows, run_starts
 from ..errors import BackendError, InputError
 from ..graph.activity import Activity, entity_activity
 from .communities import detect_communities, ring_id_for
@@ -172,44 +172,82 @@ def _check_store_holds_this_case(url: str, stored: Activity, expected: Activity)
                            "Use a fresh store (a new gremlite file, an empty Neptune cluster) for each case")
 
 
-def pair_table(activity: Activity, params: dict) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Every linked pair with its evidence of each kind, the main-device rows, and the test counts."""
+def pair_table(activity: Activity, params: dict, all_pairs: bool = False) -> tuple[pd.DataFrame, tuple, dict]:
+    """Linked pairs with their evidence of each kind, the sharing tests, and the test counts.
+
+    Every candidate pair is scored and counted in the tests (``info["candidate_pairs"]``),
+    but only the pairs that can matter are kept (``all_pairs=False``): those below the
+    edge screen (``params["edge_pvalue"]``), and every pair of two accounts that each have
+    such an edge. Groups are cut from the edges and tested over the pairs among their
+    members, so no other pair is ever read; at 1M accounts the rest is most of the table.
+    """
     pairs = pair_evidence(activity, params["max_entity_accounts"])
     hub, hub_info = hub_spike_evidence(activity, params["max_entity_accounts"], params["hub_spike_pvalue"])
     sharing = sharing_tests(activity)
-    share_pairs = []
+    n = np.int64(max(activity.n_accounts, 1))
+    sources = [(pairs.drop(columns=["account_a", "account_b"]), pairs["a"].to_numpy() * n + pairs["b"].to_numpy()),
+               (hub, hub["a"].to_numpy() * n + hub["b"].to_numpy())]
     for test in sharing:
-        rows = test.rows[(test.rows["k"] >= 2) & (test.rows["k"] <= params["max_entity_accounts"])]
-        both = rows.merge(rows[["thing", "account"]], on="thing", suffixes=("_a", "_b"))
-        both = both[both["account_a"] < both["account_b"]]
-        share_pairs.append(both.groupby(["account_a", "account_b"], sort=True)["pvalue"].min()
-                           .rename(f"pvalue_{test.name}").reset_index()
-                           .rename(columns={"account_a": "a", "account_b": "b"}))
-    table = pairs.drop(columns=["account_a", "account_b"])
-    for extra in (hub, *share_pairs):
-        table = table.merge(extra, on=["a", "b"], how="outer")
-    table["min_entity_accounts"] = table["min_entity_accounts"].fillna(0).astype(np.int64)
+        share = _share_pairs(test, params["max_entity_accounts"])
+        sources.append((share, share["a"].to_numpy() * n + share["b"].to_numpy()))
+    keys = np.concatenate([k for _, k in sources])
+    keys = np.sort(keys)
+    keys = keys[run_starts(keys)] if len(keys) else keys.astype(np.int64)
     kind_cols = [f"pvalue_{k}" for k in KINDS]
-    scale_p = [f"pvalue_{name}" for name in pairs.attrs["scales"]]
-    for col in kind_cols + scale_p + ["pvalue_time_raw"]:
-        table[col] = table[col].fillna(1.0)
-    fill = [c for c in table.columns if c.startswith(("coactive", "expected", "shared_"))]
-    table[fill] = table[fill].fillna(0)
-    int_cols = [c for c in fill if c.startswith(("coactive", "shared_"))]
-    table[int_cols] = table[int_cols].astype(np.int64)
-    best = table[kind_cols].min(axis=1).to_numpy()
-    table["pvalue"] = np.minimum(1.0, best * len(KINDS))
-    # the edge screen: the best single p-value, before any correction (the group tests correct)
-    table["pvalue_screen"] = table[["pvalue_time_raw"] + kind_cols[1:]].min(axis=1)
-    table = table.sort_values(["a", "b"], kind="stable").reset_index(drop=True)
-    table.insert(2, "account_a", activity.accounts[table["a"].to_numpy()] if len(table) else [])
-    table.insert(3, "account_b", activity.accounts[table["b"].to_numpy()] if len(table) else [])
+    screen_cols = ["pvalue_time_raw"] + kind_cols[1:]
+    columns = {}
+    for frame, k in sources:
+        at = np.searchsorted(keys, k)
+        for col in frame.columns.drop(["a", "b"]):
+            values = frame[col].to_numpy()
+            if col.startswith("pvalue"):
+                fill, dtype = 1.0, float
+            elif col.startswith(("coactive", "shared_", "min_entity")):
+                fill, dtype = 0, np.int64
+            elif col.startswith("expected"):
+                fill, dtype = 0.0, float
+            elif len(at) == len(keys):  # first/last times, known for every pair
+                fill, dtype = 0, values.dtype
+            else:  # first/last times: unknown for a pair with no time evidence
+                fill, dtype = np.nan, float
+            out = np.full(len(keys), fill, dtype=dtype)
+            out[at] = values
+            columns[col] = out
+    for col in kind_cols + ["pvalue_time_raw"]:
+        columns.setdefault(col, np.ones(len(keys)))
+    best = np.minimum.reduce([columns[c] for c in kind_cols]) if len(keys) else np.ones(0)
+    screen = np.minimum.reduce([columns[c] for c in screen_cols]) if len(keys) else np.ones(0)
+    a, b = keys // n, keys % n
+    keep = slice(None) if all_pairs else _can_matter(a, b, screen, params["edge_pvalue"], activity.n_accounts)
+    table = pd.DataFrame({"a": a[keep], "b": b[keep],
+                          "account_a": activity.accounts[a[keep]], "account_b": activity.accounts[b[keep]],
+                          **{c: v[keep] for c, v in columns.items()},
+                          # the edge screen: the best single p-value, before any correction (the group tests correct)
+                          "pvalue": np.minimum(1.0, best[keep] * len(KINDS)), "pvalue_screen": screen[keep]})
     tests = {"time_pairs": len(pairs), "hub_pairs": hub_info["pairs"],
              **{f"{t.name}_tested": t.tested for t in sharing}}
     info = {**tests, "tests": max(1, sum(tests.values())), "q": pairs.attrs["q"], "row_pairs": pairs.attrs["row_pairs"],
             "passes": pairs.attrs["passes"], **{f"{t.name}_share_r": t.r for t in sharing},
-            "hub_spike_cells": hub_info["spike_cells"], "hub_skipped_cells": hub_info["skipped_cells"]}
+            "hub_spike_cells": hub_info["spike_cells"], "hub_skipped_cells": hub_info["skipped_cells"],
+            "candidate_pairs": len(keys), "pairs_kept": len(table)}
     return table, sharing, info
+
+
+def _share_pairs(test, max_entity_accounts: int) -> pd.DataFrame:
+    """``a, b, pvalue_<test>``: pairs of accounts on one tested device (the best device's p-value)."""
+    rows = test.rows[(test.rows["k"] >= 2) & (test.rows["k"] <= max_entity_accounts)]
+    both = rows.merge(rows[["thing", "account"]], on="thing", suffixes=("_a", "_b"))
+    both = both[both["account_a"] < both["account_b"]]
+    return (both.groupby(["account_a", "account_b"], sort=True)["pvalue"].min()
+            .rename(f"pvalue_{test.name}").reset_index().rename(columns={"account_a": "a", "account_b": "b"}))
+
+
+def _can_matter(a: np.ndarray, b: np.ndarray, screen: np.ndarray, edge_pvalue: float, n_accounts: int) -> np.ndarray:
+    """Pairs that are edges, or join two accounts that both have an edge (they may end in one group)."""
+    edge = screen < edge_pvalue
+    linked = np.zeros(max(n_accounts, 1), dtype=bool)
+    linked[a[edge]] = linked[b[edge]] = True
+    return edge | (linked[a] & linked[b])
 
 
 #: a connected group of linked accounts at least this dense, each member linked to at least this share of
@@ -287,7 +325,7 @@ def rings_from_activity(case: Case, activity: Activity, campaigns: pd.DataFrame,
     """The backend-independent half of :func:`find_rings`: from coded activity to tested, judged groups."""
     pairs, sharing, info = pair_table(activity, params)
     threshold = params["alpha"] / info["tests"]
-    params = {**params, **info, "candidate_pairs": len(pairs), "pair_threshold": threshold}
+    params = {**params, **info, "pair_threshold": threshold}
 
     edges = pairs[pairs["pvalue_screen"] < params["edge_pvalue"]]
     graph = nx.Graph()

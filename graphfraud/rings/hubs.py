@@ -19,7 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from ..graph.activity import Activity
-from ..case.arrays import run_starts
+from ..case.arrays import run_starts, sort_order
 from .cooccur import DEFAULT_BUDGET, cooccurrences
 
 __all__ = ["hub_spike_evidence", "HUB_CELL_SECONDS"]
@@ -56,7 +56,7 @@ def hub_spike_evidence(activity: Activity, max_entity_accounts: int = 100, spike
     cell = activity.ts[on_hub] // HUB_CELL_SECONDS
     first = run_starts(ent, acct, cell)
     ent, acct, cell = ent[first], acct[first], cell[first]
-    order = np.lexsort((acct, cell, ent))
+    order = sort_order(ent, cell, acct)
     ent, acct, cell = ent[order], acct[order], cell[order]
     cs = run_starts(ent, cell)
     n_c = np.diff(np.append(cs, len(ent)))
