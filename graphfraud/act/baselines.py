@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..case import Case
-from ..case.arrays import codes, distinct_rows, window_mask
+from ..case.arrays import codes, distinct_rows, text_index, window_mask
 from ..case.period import parse_time
 
 __all__ = ["baseline_metrics", "daily_fail_rate", "top_failing_ips", "ip_risk_distribution"]
@@ -90,6 +90,7 @@ def daily_fail_rate(case: Case, since=None, until=None) -> pd.DataFrame:
 
 
 def _reputation_of(case: Case, ips: np.ndarray) -> pd.DataFrame:
+    """The reputation rows of a few IPs (a LEFT JOIN: all-null where an IP has none)."""
     rep = case.ip_reputation.set_index("ip")
     return rep.reindex(pd.Index(ips, dtype=object))
 
@@ -148,9 +149,10 @@ def ip_risk_distribution(case: Case, since=None, until=None) -> pd.DataFrame:
     logins = np.bincount(ip[has_ip], minlength=n)
     fails = np.bincount(ip[has_ip & fail], minlength=n)
     seen = np.flatnonzero(logins)
-    rep = _reputation_of(case, ips[seen])
-    risk = rep["risk_score"].to_numpy(dtype=float)
-    tor = rep["is_tor"].fillna(False).to_numpy(dtype=bool)
+    rep = case.ip_reputation
+    at = text_index(ips[seen], rep["ip"])  # -1: no reputation row
+    risk = np.append(rep["risk_score"].to_numpy(dtype=float, na_value=np.nan), np.nan)[at]
+    tor = np.append(rep["is_tor"].fillna(False).to_numpy(dtype=bool), False)[at]
     bucket = np.where(np.isnan(risk), len(RISK_BUCKETS),
                       np.minimum(np.floor_divide(np.nan_to_num(risk), 20), len(RISK_BUCKETS) - 1)).astype(np.int64)
     # a negative score falls in the lowest bucket, as SQL's "< 20" puts it there

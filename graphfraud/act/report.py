@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..case.arrays import codes, column_isin
 from ..case.schema import TIME_FORMAT
 
 __all__ = ["write_report", "report_markdown", "markdown_table", "md_escape", "daily_fail_rate_chart"]
@@ -236,10 +237,11 @@ def _distinct_victims(case, campaigns: pd.DataFrame, periods) -> int:
     if not len(campaigns):
         return 0
     lg = case.logins
-    on = lg["ip"].astype(object).isin(campaigns["ip"]).to_numpy() & (lg["result"].to_numpy() == "FAIL")
+    on = column_isin(lg["ip"], campaigns["ip"]) & (lg["result"].to_numpy() == "FAIL")
     if periods is not None:
         on &= periods.analysis.mask(lg["event_ts"])
-    return int(pd.unique(lg["account_id"].astype(object).to_numpy()[on]).size)
+    acct, _ = codes(lg["account_id"])
+    return int(np.count_nonzero(np.bincount(acct[on & (acct >= 0)])))
 
 
 def _recommendation(result) -> str:

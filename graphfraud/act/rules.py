@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..case import Case, Period
+from ..case.arrays import column_isin
 from ..case.schema import TIME_FORMAT as _FMT
 from ..errors import InputError
 from .output import atomic_write_bytes
@@ -153,7 +154,7 @@ def account_features(case: Case, signals: pd.DataFrame, bursts: pd.DataFrame | N
     victim, success = set(), set()
     if campaigns is not None and len(campaigns):
         lg = case.logins
-        on = lg["ip"].astype(object).isin(campaigns["ip"]).to_numpy().copy()
+        on = column_isin(lg["ip"], campaigns["ip"])
         if period is not None:
             on &= period.mask(lg["event_ts"])
         acct = lg["account_id"].astype(object).to_numpy()

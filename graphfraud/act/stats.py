@@ -12,6 +12,7 @@ from scipy import stats as _st
 
 from ..case import Case
 from ..errors import InputError
+from ..case.arrays import text_isin
 from ..case.schema import BAD_PAYMENT_STATUSES
 
 __all__ = [
@@ -163,10 +164,10 @@ def payment_outcome_test(
     """
     outcomes = _account_outcomes(case, bad_statuses) if _outcomes is None else _outcomes
     flagged = pd.Index(pd.unique(pd.Series(list(flagged_accounts), dtype=object).dropna()))
-    in_flag = outcomes.index.isin(flagged)
+    in_flag = text_isin(outcomes.index, flagged)
     n_f, bad_f = int(in_flag.sum()), int(outcomes[in_flag].sum())
     n_r, bad_r = int((~in_flag).sum()), int(outcomes[~in_flag].sum())
-    without = int((~flagged.isin(outcomes.index)).sum())
+    without = int((~text_isin(flagged, outcomes.index)).sum())
     rate_f = bad_f / n_f if n_f else math.nan
     rate_r = bad_r / n_r if n_r else math.nan
     rr = _relative_risk(bad_f, n_f, bad_r, n_r)

@@ -34,16 +34,27 @@ def text_index(values, candidates) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    vals = np.asarray(values, dtype=object)
-    if not len(vals):
+    if not len(values):
         return np.zeros(0, dtype=np.int64)
-    cand = np.asarray(candidates, dtype=object)
     try:
-        found = pc.index_in(pa.array(vals, type=pa.string(), from_pandas=True),
-                            value_set=pa.array(cand, type=pa.string(), from_pandas=True))
+        found = pc.index_in(_arrow_text(values), value_set=_arrow_text(candidates))
         return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all text: pandas' way
-        return pd.Index(cand).get_indexer(pd.Index(vals)).astype(np.int64)
+        cand = np.asarray(candidates, dtype=object)
+        return pd.Index(cand).get_indexer(pd.Index(np.asarray(values, dtype=object))).astype(np.int64)
+
+
+def _arrow_text(values):
+    """``values`` as an Arrow string array: zero-copy from Arrow-backed pandas text, else converted."""
+    import pyarrow as pa
+
+    arr = getattr(values, "array", values)
+    if hasattr(arr, "__arrow_array__"):
+        try:
+            return pa.array(arr).cast(pa.string())
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+            pass
+    return pa.array(np.asarray(values, dtype=object), type=pa.string(), from_pandas=True)
 
 
 def text_isin(values, candidates) -> np.ndarray:
@@ -60,15 +71,46 @@ def text_isin(values, candidates) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    vals = np.asarray(values, dtype=object)
-    if not len(vals):
+    if not len(values):
         return np.zeros(0, dtype=bool)
     try:
-        found = pc.is_in(pa.array(vals, type=pa.string(), from_pandas=True),
-                         value_set=pa.array(np.asarray(candidates, dtype=object), type=pa.string(), from_pandas=True))
+        found = pc.is_in(_arrow_text(values), value_set=_arrow_text(candidates))
         return np.asarray(found.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all text (ids typed as numbers in a frame): pandas' way
+        vals = np.asarray(values, dtype=object)
         return pd.Index(vals).isin(pd.Index(np.asarray(candidates, dtype=object))) & pd.notna(vals)
+
+
+def column_isin(s: pd.Series, candidates) -> np.ndarray:
+    """Row mask ``s.isin(candidates)`` for a text column, through its category codes when categorical.
+
+    Examples
+    --------
+    >>> column_isin(pd.Series(["a", "b", None, "a"], dtype="category"), ["a"]).tolist()
+    [True, False, False, True]
+    """
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        # a trailing False stands for null (code -1), which also covers a column with no categories
+        known = np.append(text_isin(s.cat.categories, candidates), False)
+        return known[s.cat.codes.to_numpy()]
+    return text_isin(s, candidates)
+
+
+def column_values(s: pd.Series, mask: np.ndarray) -> np.ndarray:
+    """The values of a text column at the ``mask`` rows as an object array (None for null).
+
+    Only the selected rows become Python strings (through the category codes when categorical).
+
+    Examples
+    --------
+    >>> column_values(pd.Series(["a", None, "b"], dtype="category"), np.array([True, True, False])).tolist()
+    ['a', None]
+    """
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        cats = np.append(np.asarray(s.cat.categories, dtype=object), None)
+        return cats[s.cat.codes.to_numpy()[mask]]
+    out = s.to_numpy(dtype=object)[mask]
+    return np.where(pd.isna(out), None, out).astype(object) if len(out) else out
 
 
 def login_ip_reputation(case: Case) -> tuple[np.ndarray, np.ndarray]:

@@ -264,7 +264,10 @@ def _lookup(accounts: pd.Series, signup: pd.Series) -> np.ndarray:
     """Signup time per row of ``accounts`` (NaT where unknown), through category codes when categorical."""
     nat = np.datetime64("NaT", "ns")
     if isinstance(accounts.dtype, pd.CategoricalDtype):
-        per_cat = signup.reindex(accounts.cat.categories.astype(object)).to_numpy(dtype="datetime64[ns]")
+        from .arrays import text_index
+
+        at = text_index(accounts.cat.categories, signup.index)
+        per_cat = np.append(signup.to_numpy(dtype="datetime64[ns]"), nat)[at]
         codes = accounts.cat.codes.to_numpy()
         return np.append(per_cat, nat)[np.where(codes >= 0, codes, len(per_cat))]
     if not len(accounts):
@@ -275,18 +278,13 @@ def _lookup(accounts: pd.Series, signup: pd.Series) -> np.ndarray:
 def _categories_used(s: pd.Series) -> np.ndarray:
     if isinstance(s.dtype, pd.CategoricalDtype):
         codes = s.cat.codes.to_numpy()
-        used = np.unique(codes[codes >= 0])
+        used = np.bincount(codes[codes >= 0], minlength=len(s.cat.categories)) > 0
         return np.asarray(s.cat.categories, dtype=object)[used]
     return s.dropna().unique()
 
 
-def _isin(s: pd.Series, index: pd.Index) -> np.ndarray:
+def _isin(s: pd.Series, index) -> np.ndarray:
     """``s.isin(index)`` that works on category codes, so it stays fast on 30M rows."""
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        # a trailing False stands for null (code -1), which also covers a column with no categories
-        from .arrays import text_isin
+    from .arrays import column_isin  # arrays builds on Case: imported here, not at the top
 
-        cat_known = np.append(text_isin(s.cat.categories, index), False)
-        codes = s.cat.codes.to_numpy()
-        return cat_known[np.where(codes >= 0, codes, len(cat_known) - 1)]
-    return s.isin(index).to_numpy()
+    return column_isin(s, index)

@@ -73,11 +73,18 @@ def _test(name: str, label: str, thing: np.ndarray, account: np.ndarray) -> Shar
 
 def main_entity(entity: np.ndarray, account: np.ndarray, n_accounts: int, share: float) -> np.ndarray:
     """Per account, the entity carrying at least ``share`` of its rows (``-1`` when none does)."""
-    base = np.int64(entity.max()) + 1 if len(entity) else np.int64(1)
-    key = np.sort(account.astype(np.int64) * base + entity)
-    st = run_starts(key)
-    n = np.diff(np.append(st, len(key)))
-    a, e = key[st] // base, key[st] % base
+    step_e, step_a = np.diff(entity.astype(np.int64)), np.diff(account.astype(np.int64))
+    if len(entity) and bool(((step_e > 0) | ((step_e == 0) & (step_a >= 0))).all()):
+        # rows sorted by entity, then account (the Activity's order): the runs are already there
+        st = run_starts(entity, account)
+        n = np.diff(np.append(st, len(entity)))
+        a, e = account[st].astype(np.int64), entity[st].astype(np.int64)
+    else:
+        base = np.int64(entity.max()) + 1 if len(entity) else np.int64(1)
+        key = np.sort(account.astype(np.int64) * base + entity)
+        st = run_starts(key)
+        n = np.diff(np.append(st, len(key)))
+        a, e = key[st] // base, key[st] % base
     total = np.bincount(account, minlength=n_accounts)
     main = np.full(n_accounts, -1, dtype=np.int64)
     ok = n >= share * total[a]

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..case.arrays import codes as column_codes, column_values, run_starts, text_index, text_isin, window_mask
 from .pairs import TIME_SCALES
 from .sharing import MAIN_SHARE, main_entity
 
@@ -161,7 +162,7 @@ def ring_summaries(case, rings, pairs, activity, sharing, threshold, params, sig
         return np.bincount(ring_of_member, weights=flags[codes], minlength=len(ring_ids))
 
     def flag_of(accounts) -> np.ndarray:
-        return pd.Index(ids).isin(pd.Index(accounts)).astype(float)
+        return text_isin(ids, accounts).astype(float)
 
     n_members = np.bincount(ring_of_member, minlength=len(ring_ids))
     n_bursts = per_ring(flag_of(bursts["account_id"] if bursts is not None else []))
@@ -180,7 +181,9 @@ def ring_summaries(case, rings, pairs, activity, sharing, threshold, params, sig
 
     shared = shared.sort_values(["ring", "members", "entity_accounts", "entity"], ascending=[True, False, True, True],
                                 kind="stable")
-    shared_by = {r: list(g.itertuples(index=False)) for r, g in shared.groupby("ring", sort=False)}
+    shared_rows, shared_ring = list(shared.itertuples(index=False)), shared["ring"].to_numpy()
+    bounds = np.append(run_starts(shared_ring), len(shared_ring))
+    shared_by = {int(shared_ring[a]): shared_rows[a:b] for a, b in zip(bounds[:-1], bounds[1:])}
     top_countries = (countries.dropna(subset=["country"]).groupby(["ring", "country"]).size().reset_index(name="n")
                      .sort_values(["ring", "n", "country"], ascending=[True, False, True], kind="stable"))
     country_by = {r: ";".join(g["country"].head(5)) for r, g in top_countries.groupby("ring", sort=False)}
@@ -298,20 +301,21 @@ def _enterprise(case) -> pd.Series:
 def _member_logins(case, rings, params) -> pd.DataFrame:
     """Successful logins of ring members in the analysis period: ring, ip, device, country, mfa, ts."""
     lg = case.logins
-    ring_of = rings.set_index("account_id")["ring_id"]
     ring_ids = np.array(sorted(rings["ring_id"].unique()), dtype=object)
-    acct = lg["account_id"].to_numpy(dtype=object)
-    keep = pd.Index(acct).isin(ring_of.index) & (lg["result"].to_numpy() == "SUCCESS")
-    ts = lg["event_ts"].to_numpy(dtype="datetime64[ns]")
-    if params.get("since") is not None:
-        keep &= ts >= pd.Timestamp(params["since"]).to_datetime64()
-    if params.get("until") is not None:
-        keep &= ts <= pd.Timestamp(params["until"]).to_datetime64()
+    # the ring of each distinct account id, then of each login through its code (no string per login)
+    acct, acct_ids = column_codes(lg["account_id"])
+    at = text_index(acct_ids, rings["account_id"])
+    ring_of_id = np.append(np.where(at >= 0, np.searchsorted(ring_ids, rings["ring_id"].to_numpy(dtype=object)[at]),
+                                    -1), -1)
+    ring = ring_of_id[acct]
+    keep = (ring >= 0) & (lg["result"].to_numpy() == "SUCCESS")
+    keep &= window_mask(lg["event_ts"], params.get("since"), params.get("until"))
     return pd.DataFrame({
-        "ring": np.searchsorted(ring_ids, ring_of.reindex(acct[keep]).to_numpy()),
-        "ip": lg["ip"].to_numpy(dtype=object)[keep], "device": lg["device_id"].to_numpy(dtype=object)[keep],
-        "country": lg["country_iso"].to_numpy(dtype=object)[keep],
-        "mfa": lg["mfa_used"].to_numpy(dtype=float)[keep], "ts": ts[keep]})
+        "ring": ring[keep],
+        "ip": column_values(lg["ip"], keep), "device": column_values(lg["device_id"], keep),
+        "country": column_values(lg["country_iso"], keep),
+        "mfa": lg["mfa_used"].to_numpy(dtype=float)[keep],
+        "ts": lg["event_ts"].to_numpy(dtype="datetime64[ns]")[keep]})
 
 
 def _n(k: int, one: str, many: str) -> str:
