@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..case.arrays import login_ip_reputation, window_mask
+from ..case.arrays import login_ip_reputation, sort_order, window_mask
 from ..case import Case
 from ..errors import InputError
 
@@ -82,7 +82,7 @@ def detect_bursts(
     r_acct = accounts.get_indexer(runs["account_id"].astype(object))
     t0 = trig["event_ts"].to_numpy(dtype="datetime64[ns]").view(np.int64)
     r_ts = runs["event_ts"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-    order = np.lexsort((r_ts, r_acct))
+    order = sort_order(r_acct, r_ts)
     r_acct, r_ts = r_acct[order], r_ts[order]
     region_codes, region_names = pd.factorize(runs["region"].astype(object).to_numpy()[order], use_na_sentinel=True)
 

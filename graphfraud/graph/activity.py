@@ -127,7 +127,7 @@ def activity_from_rows(account_ids, kinds, values, ts_seconds) -> Activity:
         is_device.append(np.full(len(uniq), kind == "device"))
         offset += len(uniq)
     entities = np.concatenate(names).astype(object) if names else np.empty(0, dtype=object)
-    order = np.lexsort((ts, acct, entity))
+    order = sort_order(entity, acct, ts)
     acct, entity, ts = acct[order], entity[order], ts[order]
     first = run_starts(entity, acct, ts)
     return Activity(acct[first].astype(np.int32), entity[first].astype(np.int32), ts[first],
@@ -162,7 +162,7 @@ def entity_activity(case: Case, since=None, until=None, exclude_ips=()) -> Activ
     rows_acct = np.concatenate([acct[has_dev], acct[has_ip]])
     rows_ts = np.concatenate([ts[has_dev], ts[has_ip]])
     del ip, dev, acct
-    entities = np.concatenate(["device:" + devices.astype(str), "ip:" + ips.astype(str)]).astype(object)
+    entities = np.array(["device:" + d for d in devices] + ["ip:" + i for i in ips], dtype=object)
     is_device = np.arange(len(entities)) < len(devices)
     # keep only the accounts and entities that have a row, as a store's evidence would
     a_used = np.bincount(rows_acct, minlength=len(accounts)) > 0
@@ -189,10 +189,21 @@ def _sorted_codes(col: pd.Series, keep: np.ndarray, drop=frozenset()) -> tuple[n
     if drop:
         gone = np.flatnonzero(pd.Index(cats).isin(list(drop)))
         codes[np.isin(codes, gone)] = -1
-    order = np.argsort(cats, kind="stable")
+    order = _text_order(cats)
     rank = np.empty(len(cats), dtype=np.int64)
     rank[order] = np.arange(len(cats))
     return np.where(codes >= 0, rank[np.maximum(codes, 0)], -1), cats[order]
+
+
+def _text_order(values: np.ndarray) -> np.ndarray:
+    """``np.argsort(values, kind="stable")`` for distinct strings, sorted in Arrow (code point order, as Python's)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        return pc.sort_indices(pa.array(values, type=pa.string())).to_numpy().astype(np.int64)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return np.argsort(values, kind="stable")
 
 
 def evidence_to_activity(evidence: pd.DataFrame, since=None, until=None, exclude_ips=()) -> Activity:

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ..case import Case
-from ..case.arrays import run_starts, window_logins
+from ..case.arrays import run_starts, sort_order, window_logins
 
 __all__ = ["GraphRecords", "graph_records", "PROPERTY_TYPES", "EVIDENCE_LABELS",
            "RING_PROPERTIES", "encode_times", "decode_times", "edge_id"]
@@ -142,7 +142,7 @@ def _edge_groups(acct: np.ndarray, value: np.ndarray, sub: pd.DataFrame, acct_na
     code, names = pd.factorize(value, sort=True)
     key = acct.astype(np.int64) * np.int64(max(len(names), 1)) + code
     ts = sub["ts"].to_numpy()
-    order = np.lexsort((ts, key))
+    order = sort_order(key, ts)
     key, ts = key[order], ts[order]
     fail = sub["fail"].to_numpy()[order].astype(np.int64)
     mfa = sub["mfa"].to_numpy()[order].astype(np.float64)

@@ -20,7 +20,7 @@ from scipy import stats
 
 from ..errors import InputError
 from ..graph.activity import Activity
-from ..case.arrays import distinct_rows, run_starts
+from ..case.arrays import distinct_rows, run_starts, sort_order
 from .cooccur import DEFAULT_BUDGET, chance_coactivity, cooccurrences
 
 __all__ = ["pair_evidence", "hub_entities", "TIME_SCALES", "scale_columns"]
@@ -171,7 +171,7 @@ def pair_evidence(activity: Activity, max_entity_accounts: int = 100, scales=Non
     # an entity one account alone used makes no pair: leaving it out changes nothing and halves the rows
     keep = (pop[activity.entity] <= max_entity_accounts) & (pop[activity.entity] >= 2)
     per_scale, q, row_pairs, passes, bins_by_scale = {}, {}, 0, 0, {}
-    by_account = np.lexsort((activity.ts, activity.account))  # one sort serves every scale's rhythm
+    by_account = sort_order(activity.account, activity.ts)  # one sort serves every scale's rhythm
     acct_sorted, ts_sorted = activity.account[by_account], activity.ts[by_account]
     for name, (width, tol) in scales.items():
         ent, acct, b = _time_bins(activity, keep, width)
