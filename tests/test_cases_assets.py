@@ -10,6 +10,7 @@ import shutil
 import subprocess
 from html.parser import HTMLParser
 
+import pandas as pd
 import pytest
 
 from graphfraud.act import cases as C
@@ -196,3 +197,16 @@ def test_case_page_renders_from_its_folder_in_headless_chromium(run, tmp_path):
     shutil.copy(page, alone)
     dom = _chromium(alone.as_uri(), tmp_path / "profile2").stdout
     assert "vis-network did not load from ../_assets/vis-network.min.js" in dom and "<canvas" not in dom
+
+
+@pytest.mark.parametrize("cell", ["plain", "two\nlines", 'quote " and, comma', "marker \x1e\n inside", "=1+1"])
+def test_each_rings_csv_cut_from_one_rendering_equals_rendering_it_alone(cell):
+    from graphfraud.act.cases import _ByRing, _csv_text, formula_safe
+
+    df = pd.DataFrame({"account_id": ["A", "B", "C", "D"], "note": [cell, None, "x", cell],
+                       "amount": [1.5, float("nan"), 1e-300, 2.0],
+                       "_ring": ["r2", "r1", None, "r2"]})
+    by = _ByRing(df)
+    for ring in ("r1", "r2", "absent"):
+        alone = df[df["_ring"] == ring].drop(columns="_ring").reset_index(drop=True)
+        assert by.csv(ring) == _csv_text(formula_safe(alone))

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..case import BAD_PAYMENT_STATUSES, Case, Periods, resolve_periods
+from ..case.arrays import column_isin, column_values
 from ..case.schema import TIME_FORMAT as _TS
 from ..errors import InputError
 from ..graph.build import build_graph
@@ -100,9 +101,12 @@ def formula_safe(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _write_csv(safe: pd.DataFrame, path: Path) -> None:
-    """Write a table already made formula-safe (:func:`formula_safe`)."""
-    safe.to_csv(path, index=False, date_format=_TS, lineterminator="\n")
+_ROW_MARK = "\x1e\n"  # ASCII record separator: splits one rendering into rows
+
+
+def _csv_text(safe: pd.DataFrame, lineterminator: str = "\n") -> str:
+    """A table already made formula-safe (:func:`formula_safe`) as CSV text."""
+    return safe.to_csv(index=False, date_format=_TS, lineterminator=lineterminator)
 
 
 def _jsonable(v):
@@ -139,13 +143,14 @@ def _sorted(df: pd.DataFrame, first: list[str]) -> pd.DataFrame:
 def _near_accounts(case: Case, members: set) -> Case:
     """The case cut down to ``members`` plus the logins on IPs and devices they used."""
     lg = case.logins
-    acct = lg["account_id"].astype(object).isin(members).to_numpy()
-    ips = set(lg.loc[acct, "ip"].dropna().astype(object))
-    devices = set(lg.loc[acct, "device_id"].dropna().astype(object))
-    near = acct | lg["ip"].astype(object).isin(ips).to_numpy() | lg["device_id"].astype(object).isin(devices).to_numpy()
+    members = list(members)
+    acct = column_isin(lg["account_id"], members)
+    ips = [v for v in set(column_values(lg["ip"], acct)) if v is not None]
+    devices = [v for v in set(column_values(lg["device_id"], acct)) if v is not None]
+    near = acct | column_isin(lg["ip"], ips) | column_isin(lg["device_id"], devices)
 
     def only(df: pd.DataFrame) -> pd.DataFrame:
-        return df[df["account_id"].astype(object).isin(members).to_numpy()]
+        return df[column_isin(df["account_id"], members)]
 
     return replace(case, logins=lg[near], ec2_activity=only(case.ec2_activity), payments=only(case.payments),
                    security_findings=only(case.security_findings))
@@ -220,7 +225,7 @@ def open_ring_cases(case: Case, rings: RingResult, out_dir: str | Path, signals:
         row = summary.loc[ring_id]
         _write_folder(out_dir / ring_id, ring_id, row, members_of.get(ring_id, []), rings, periods,
                       {name: t.raw(ring_id) for name, t in by_ring.items()},
-                      {name: t.safe(ring_id) for name, t in by_ring.items()},
+                      {name: t.csv(ring_id) for name, t in by_ring.items()},
                       ring_bursts.raw(ring_id) if ring_bursts is not None else None, case, graph, assets)
         index.append({"ring_id": ring_id, "size": int(row["size"]), "score": row["score"], "pvalue": row["pvalue"],
                       "folder": ring_id})
@@ -309,12 +314,28 @@ class _ByRing:
         self._raw = df.drop(columns="_ring").iloc[order].reset_index(drop=True)
         self._safe = formula_safe(self._raw) if safe else self._raw
         self._bounds = np.searchsorted(np.sort(codes), np.arange(len(self._rings) + 1))
+        self._csv = None
 
     def raw(self, ring_id: str) -> pd.DataFrame:
         return self._take(self._raw, ring_id)
 
-    def safe(self, ring_id: str) -> pd.DataFrame:
-        return self._take(self._safe, ring_id)
+    def csv(self, ring_id: str) -> str:
+        """The ring's formula-safe rows as CSV text, cut from one rendering of the whole table."""
+        if self._csv is None:
+            self._csv = self._render()
+        k = self._rings.get_indexer([ring_id])[0]
+        if self._csv is False:  # a cell holds the row marker: render this ring's rows alone
+            return _csv_text(self._take(self._safe, ring_id))
+        header, rows = self._csv
+        return header + ("".join(rows[self._bounds[k]:self._bounds[k + 1]]) if k >= 0 else "")
+
+    def _render(self):
+        # pandas formats each cell on its own, so one call for all rings gives each ring's exact lines;
+        # a row marker other than the newline keeps quoted multi-line cells whole
+        parts = _csv_text(self._safe, _ROW_MARK).split(_ROW_MARK)
+        if len(parts) != len(self._safe) + 2:
+            return False
+        return parts[0] + "\n", [p + "\n" for p in parts[1:-1]]
 
     def _take(self, df: pd.DataFrame, ring_id: str) -> pd.DataFrame:
         k = self._rings.get_indexer([ring_id])[0]
@@ -327,7 +348,7 @@ def _evidence_tables(case: Case, periods: Periods, member_ring: pd.Series) -> di
     out = {}
     for name, (table, ts) in _EVIDENCE.items():
         df = getattr(case, table)
-        keep = periods.analysis.mask(df[ts]) & df["account_id"].astype(object).isin(member_ring.index).to_numpy()
+        keep = periods.analysis.mask(df[ts]) & column_isin(df["account_id"], member_ring.index)
         df = _plain(df[keep])
         df = _sorted(df, [ts, "account_id"]) if len(df) else df.reset_index(drop=True)
         out[name] = df.assign(_ring=member_ring.reindex(df["account_id"]).to_numpy())
@@ -376,14 +397,14 @@ def _infrastructure(case: Case, periods: Periods, member_ring: pd.Series, campai
 # ---------------------------------------------------------------------- one folder
 
 def _write_folder(folder: Path, ring_id: str, row: pd.Series, members: list[str], rings: RingResult,
-                  periods: Periods, raw: dict, safe: dict, bursts, case: Case, graph, assets: Path | None) -> None:
-    """One ring's folder from its rows: ``raw`` to compute and show, ``safe`` (formula-safe) for the CSVs.
+                  periods: Periods, raw: dict, csv: dict, bursts, case: Case, graph, assets: Path | None) -> None:
+    """One ring's folder from its rows: ``raw`` to compute and show, ``csv`` (formula-safe CSV text) to write.
 
     ``assets`` is the shared vis-network folder the page refers to (None: the page inlines it).
     """
     folder.mkdir(parents=True, exist_ok=True)
     for name in (*_EVIDENCE, "shared_infrastructure", "members"):
-        _write_csv(safe[name], folder / f"{name}.csv")
+        (folder / f"{name}.csv").write_text(csv[name], encoding="utf-8")
     logins, found, infra, mem = raw["logins"], raw["security_findings"], raw["shared_infrastructure"], raw["members"]
     bad = raw["payments"][raw["payments"]["status"].isin(list(BAD_PAYMENT_STATUSES)).to_numpy()]
     timeline = _timeline(logins, bad, found, bursts, infra, mem)
