@@ -362,3 +362,28 @@ def test_some_rejections_are_warnings_and_empty_tables_are_not_errors():
 
 def test_errors_stay_in_the_hierarchy():
     assert issubclass(RejectedInputError, GraphFraudError)
+
+
+def test_sqlite_read_by_two_reader_processes_equals_the_plain_read(monkeypatch):
+    from graphfraud.loaders import sqlite_file
+
+    parallel = graphfraud.load_case(graphfraud.sample_case_path(), chunksize=4000)
+    monkeypatch.setattr(sqlite_file, "_cores", lambda: 1)
+    plain = graphfraud.load_case(graphfraud.sample_case_path(), chunksize=4000)
+    for name in graphfraud.case.TABLE_NAMES:
+        pd.testing.assert_frame_equal(parallel.table(name), plain.table(name), obj=name)
+    assert parallel.pristine == plain.pristine and parallel.input_rows == plain.input_rows
+
+
+def test_sqlite_corrupt_file_read_by_reader_processes_is_the_same_input_error(tmp_path):
+    many = logins(*[(f"2025-08-01 10:{k % 60:02d}:00", f"A{k}", "1.1.1.1", "DE", "FAIL", 0, "d" * 50)
+                    for k in range(3000)])
+    path = sqlite_case(tmp_path / "c.sqlite", logins=many)
+    with sqlite3.connect(path) as conn:
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+    data = bytearray(path.read_bytes())
+    data[size * (pages // 2):] = bytes([0xA5]) * (len(data) - size * (pages // 2))  # the second half garbage
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"c.sqlite: cannot read table '\w+'"):
+        graphfraud.load_case(path, chunksize=100)

@@ -82,6 +82,8 @@ class _Coded:
         else:
             raw_codes, raw_uniques = pd.factorize(series, use_na_sentinel=True)
             raw_codes = raw_codes.astype(np.int64)
+            if _arrow_text(raw_uniques) and self._clean_arrow(raw_codes, raw_uniques):
+                return
             raw_uniques = np.asarray(raw_uniques, dtype=object)
         self.raw_codes, self.raw_uniques = raw_codes, raw_uniques
         cleaned = np.array([_text(v).strip() for v in raw_uniques], dtype=object)
@@ -94,6 +96,30 @@ class _Coded:
                              and not (cleaned == "").any())
         cleaned[cleaned == ""] = None
         self._set(cleaned)
+
+    def _clean_arrow(self, raw_codes: np.ndarray, raw_uniques) -> bool:
+        """The common case, decided in Arrow: Arrow text is valid UTF-8, and none needs trimming or is empty.
+
+        Returns False (nothing set) when some value does need cleaning: the general path does it.
+        """
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = pa.array(getattr(raw_uniques, "array", raw_uniques))
+        if arr.null_count or len(arr) == 0:
+            return False
+        first, last = pc.utf8_slice_codeunits(arr, 0, 1), pc.utf8_slice_codeunits(arr, -1, 2**31 - 1)
+        ws = pa.array(_WHITESPACE, type=arr.type)
+        if pc.any(pc.is_in(first, value_set=ws)).as_py() or pc.any(pc.is_in(last, value_set=ws)).as_py():
+            return False
+        if pc.any(pc.equal(pc.utf8_length(arr), 0)).as_py():
+            return False
+        self.raw_codes = raw_codes
+        self.raw_uniques = self.uniques = np.asarray(raw_uniques, dtype=object)
+        self.bad_utf8_raw = np.zeros(len(arr), dtype=bool)
+        self.pristine = True
+        self.codes = raw_codes
+        return True
 
     def _set(self, per_raw_unique: np.ndarray) -> None:
         """Re-code after cleaning, merging raw values that became equal (' a' and 'a')."""
@@ -129,6 +155,17 @@ class _Coded:
     def rows(self, bad_unique: np.ndarray) -> np.ndarray:
         """Row mask from a mask over the distinct values."""
         return np.append(bad_unique, False)[self.codes]
+
+
+#: what Python's str.strip() removes: a value starting or ending with one of these needs cleaning
+_WHITESPACE = [chr(c) for c in (*range(0x9, 0xE), *range(0x1C, 0x21), 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B),
+                                0x2028, 0x2029, 0x202F, 0x205F, 0x3000)]
+
+
+def _arrow_text(values) -> bool:
+    """Distinct values held as Arrow strings (pandas' default text): every one is a valid UTF-8 str."""
+    arr = getattr(values, "array", values)
+    return hasattr(arr, "__arrow_array__") and str(getattr(arr, "dtype", "")) in ("str", "string")
 
 
 def _text(v) -> str:
