@@ -37,7 +37,8 @@ def _time_bins(activity: Activity, keep: np.ndarray, width: int):
     """Distinct ``(entity, account, bin)`` of the kept rows (sorted so), and the row index of each run start."""
     ent, acct, b = activity.entity[keep], activity.account[keep], activity.ts[keep] // width
     first = run_starts(ent, acct, b)  # activity is sorted by entity, account, ts: bins are sorted within runs
-    return ent[first].astype(np.int64), acct[first].astype(np.int64), b[first]
+    # codes stay int32 (the four scales' bins are held together): widened where products are formed
+    return ent[first], acct[first], b[first]
 
 
 def _per_pair(co, n_accounts: int, width: int):
