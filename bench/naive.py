@@ -149,6 +149,6 @@ def naive_ring_cases(case, rings, out_dir, signals, bursts, periods, graph):
         if sig is not None:
             mem = mem.merge(sig, on="account_id", how="left")
         raw["shared_infrastructure"], raw["members"] = infra, mem
-        safe = {name: C.formula_safe(df) for name, df in raw.items()}
-        C._write_folder(out_dir / ring_id, ring_id, summary.loc[ring_id], members, rings, periods, raw, safe,
+        csv = {name: C._csv_text(C.formula_safe(df)) for name, df in raw.items()}
+        C._write_folder(out_dir / ring_id, ring_id, summary.loc[ring_id], members, rings, periods, raw, csv,
                         mine_bursts, case, graph, None)

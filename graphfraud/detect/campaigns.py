@@ -6,10 +6,11 @@ campaign IP as evidence.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ..case import Case
-from ..case.arrays import window_mask
+from ..case.arrays import codes, distinct_rows, window_mask
 from ..errors import InputError
 
 __all__ = ["detect_campaigns", "CAMPAIGN_COLUMNS"]
@@ -46,22 +47,31 @@ def detect_campaigns(case: Case, since=None, until=None, min_victims: int = 10,
     if min_victims < 2:
         raise InputError(f"min_victims must be at least 2, got {min_victims}")
     lg = case.logins
-    keep = window_mask(lg["event_ts"], since, until) & lg["ip"].notna().to_numpy()
-    df = pd.DataFrame({
-        "ip": lg["ip"].astype(object).to_numpy()[keep],
-        "account_id": lg["account_id"].astype(object).to_numpy()[keep],
-        "fail": (lg["result"].to_numpy() == "FAIL")[keep],
-        "event_ts": lg["event_ts"].to_numpy()[keep],
-    })
-    fails = df[df["fail"]]
-    per = fails.groupby("ip").agg(victims=("account_id", "nunique"), failures=("fail", "size"),
-                                  first_seen=("event_ts", "min"), last_seen=("event_ts", "max"))
-    per = per[per["victims"] >= min_victims]
-    if per.empty:
+    # on codes: one login table of 30M rows never becomes Python strings here
+    ip, ips = codes(lg["ip"])
+    acct, _ = codes(lg["account_id"])
+    keep = window_mask(lg["event_ts"], since, until) & (ip >= 0)
+    fail = lg["result"].to_numpy() == "FAIL"
+    f = keep & fail
+    n = len(ips)
+    victims = np.bincount(distinct_rows(ip[f], acct[f])[0], minlength=n)
+    cand = victims >= min_victims
+    if not cand.any():
         return _empty_campaigns()
-    ok = df[~df["fail"] & df["ip"].isin(per.index)]
-    per["successes"] = ok.groupby("ip").size().reindex(per.index, fill_value=0)
-    per["accounts_with_success"] = ok.groupby("ip")["account_id"].nunique().reindex(per.index, fill_value=0)
+    ts = lg["event_ts"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    on = keep & cand[np.maximum(ip, 0)]
+    f, ok = on & fail, on & ~fail
+    first, last = np.full(n, np.iinfo(np.int64).max), np.full(n, np.iinfo(np.int64).min)
+    np.minimum.at(first, ip[f], ts[f])
+    np.maximum.at(last, ip[f], ts[f])
+    idx = np.flatnonzero(cand)
+    per = pd.DataFrame({
+        "victims": victims[idx].astype(np.int64),
+        "failures": np.bincount(ip[f], minlength=n)[idx].astype(np.int64),
+        "first_seen": first[idx].view("datetime64[ns]"), "last_seen": last[idx].view("datetime64[ns]"),
+        "successes": np.bincount(ip[ok], minlength=n)[idx].astype(np.int64),
+        "accounts_with_success": np.bincount(distinct_rows(ip[ok], acct[ok])[0], minlength=n)[idx].astype(np.int64),
+    }, index=pd.Index(np.asarray(ips, dtype=object)[idx], name="ip"))
     per = per[per["failures"] / (per["failures"] + per["successes"]) >= min_fail_share]
     rep = case.ip_reputation.set_index("ip")
     per = per.join(rep[["risk_score", "is_tor", "asn"]], how="left").reset_index()

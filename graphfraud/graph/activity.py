@@ -156,41 +156,49 @@ def entity_activity(case: Case, since=None, until=None, exclude_ips=()) -> Activ
     acct, accounts = _sorted_codes(lg["account_id"], keep)
     ip, ips = _sorted_codes(lg["ip"], keep, drop=set(map(str, exclude_ips)))
     dev, devices = _sorted_codes(lg["device_id"], keep)
-    has_ip, has_dev = ip >= 0, dev >= 0
-    # devices first: "device:..." sorts before "ip:...", so codes follow the entities' name order
-    entity = np.concatenate([dev[has_dev], ip[has_ip] + len(devices)])
-    rows_acct = np.concatenate([acct[has_dev], acct[has_ip]])
-    rows_ts = np.concatenate([ts[has_dev], ts[has_ip]])
-    del ip, dev, acct
     entities = np.array(["device:" + d for d in devices] + ["ip:" + i for i in ips], dtype=object)
     is_device = np.arange(len(entities)) < len(devices)
     # keep only the accounts and entities that have a row, as a store's evidence would
-    a_used = np.bincount(rows_acct, minlength=len(accounts)) > 0
-    e_used = np.bincount(entity, minlength=len(entities)) > 0
-    a_new, e_new = np.cumsum(a_used) - 1, np.cumsum(e_used) - 1
-    rows_acct, entity = a_new[rows_acct], e_new[entity]
-    order = sort_order(entity, rows_acct, rows_ts)
-    rows_acct, entity, rows_ts = rows_acct[order], entity[order], rows_ts[order]
-    first = run_starts(entity, rows_acct, rows_ts)
-    return Activity(rows_acct[first].astype(np.int32), entity[first].astype(np.int32), rows_ts[first],
-                    accounts[a_used], entities[e_used], is_device[e_used])
+    has_ip, has_dev = ip >= 0, dev >= 0
+    a_used = (np.bincount(acct[has_dev], minlength=len(accounts)) + np.bincount(acct[has_ip], minlength=len(accounts))) > 0
+    e_used = np.concatenate([np.bincount(dev[has_dev], minlength=len(devices)),
+                             np.bincount(ip[has_ip], minlength=len(ips))]) > 0
+    a_new, e_new = (np.cumsum(a_used) - 1).astype(np.int32), (np.cumsum(e_used) - 1).astype(np.int32)
+    n_dev = np.int32(len(devices))
+    # devices first, then IPs ("device:..." sorts before "ip:..."): each block is sorted on its own,
+    # which halves what the sort holds at once
+    blocks = [_distinct_sorted(e_new[dev[has_dev]], a_new[acct[has_dev]], ts[has_dev])]
+    del dev
+    blocks.append(_distinct_sorted(e_new[ip[has_ip] + n_dev], a_new[acct[has_ip]], ts[has_ip]))
+    del ip, acct, ts
+    return Activity(np.concatenate([b[1] for b in blocks]), np.concatenate([b[0] for b in blocks]),
+                    np.concatenate([b[2] for b in blocks]), accounts[a_used], entities[e_used], is_device[e_used])
+
+
+def _distinct_sorted(entity: np.ndarray, account: np.ndarray, ts: np.ndarray):
+    """The distinct ``(entity, account, ts)`` rows, sorted so (int32, int32, int64)."""
+    order = sort_order(entity, account, ts)
+    entity, account, ts = entity[order], account[order], ts[order]
+    del order
+    first = run_starts(entity, account, ts)
+    return entity[first], account[first], ts[first]
 
 
 def _sorted_codes(col: pd.Series, keep: np.ndarray, drop=frozenset()) -> tuple[np.ndarray, np.ndarray]:
     """Codes of ``col[keep]`` into its sorted distinct values (``-1`` for null or dropped), and those values."""
     if isinstance(col.dtype, pd.CategoricalDtype):
-        codes, cats = col.cat.codes.to_numpy()[keep].astype(np.int64), np.asarray(col.cat.categories, dtype=object)
+        codes, cats = col.cat.codes.to_numpy()[keep].astype(np.int32), np.asarray(col.cat.categories, dtype=object)
     else:
         codes, cats = pd.factorize(col.to_numpy(dtype=object)[keep])
-        codes, cats = codes.astype(np.int64), np.asarray(cats, dtype=object)
+        codes, cats = codes.astype(np.int32), np.asarray(cats, dtype=object)
     cats = cats.astype(str).astype(object)
     if not len(cats):
-        return np.full(len(codes), -1, dtype=np.int64), cats
+        return np.full(len(codes), -1, dtype=np.int32), cats
     if drop:
         gone = np.flatnonzero(pd.Index(cats).isin(list(drop)))
         codes[np.isin(codes, gone)] = -1
     order = _text_order(cats)
-    rank = np.empty(len(cats), dtype=np.int64)
+    rank = np.empty(len(cats), dtype=np.int32)
     rank[order] = np.arange(len(cats))
     return np.where(codes >= 0, rank[np.maximum(codes, 0)], -1), cats[order]
 
