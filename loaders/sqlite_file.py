@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
+import queue
 import sqlite3
 from pathlib import Path
 
@@ -51,10 +54,93 @@ def load_sqlite(path: str | Path, chunksize: int = 1_000_000) -> Case:
             problems += resolve_columns(TABLES[name], cols)[1]
         if problems:
             raise SchemaError(problems, str(path))
-        sources = {name: _chunks(conn, path, names[name], chunksize) for name in TABLE_NAMES}
-        return load_tables(sources, str(path))
+        big = {name: _rowid_range(conn, names[name]) for name in TABLE_NAMES} if _cores() >= 2 else {}
+        sources = {name: (_parallel_chunks(path, names[name], chunksize, *big[name])
+                          if big.get(name) and big[name][1] - big[name][0] >= 2 * chunksize
+                          else _chunks(conn, path, names[name], chunksize)) for name in TABLE_NAMES}
+        try:
+            return load_tables(sources, str(path))
+        finally:
+            for gen in sources.values():
+                gen.close()  # stops any reader process still running (an error in another table)
     finally:
         conn.close()
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _rowid_range(conn: sqlite3.Connection, table: str) -> tuple[int, int] | None:
+    """``(first, last + 1)`` rowid of a table, or None (a view or WITHOUT ROWID table: read it plainly)."""
+    if "fork" not in mp.get_all_start_methods():
+        return None
+    try:  # MIN/MAX(rowid) read one B-tree page each
+        lo, hi = conn.execute(f"SELECT MIN(rowid), MAX(rowid) FROM {_ident(table)}").fetchone()
+    except sqlite3.Error:
+        return None
+    return (int(lo), int(hi) + 1) if lo is not None else None
+
+
+def _parallel_chunks(path, table: str, chunksize: int, first: int, stop: int, workers: int = 2):
+    """The table's rows in rowid order, read by ``workers`` forked processes, chunk by chunk in turn.
+
+    Turning SQLite rows into Python objects and DataFrames holds the GIL and is most of
+    a load; two readers do it for the next chunks while this process types the last
+    ones. Each worker reads rowid ranges ``first + k * chunksize`` in turn and makes the
+    very DataFrames the in-process path makes (``_chunks`` on a range), passed back
+    through a queue of one, so few chunks wait in memory. An error in a worker (a
+    damaged file) is raised here, as it would be in-process.
+    """
+    ctx = mp.get_context("fork")
+    starts = list(range(first, stop, chunksize))
+    queues = [ctx.Queue(maxsize=1) for _ in range(workers)]
+    procs = [ctx.Process(target=_read_ranges, args=(str(path), table, chunksize, starts[k::workers], queues[k]),
+                         daemon=True) for k in range(workers)]
+    for p in procs:
+        p.start()
+    try:
+        yielded = False
+        for i in range(len(starts)):
+            chunk = _next_from(queues[i % workers], procs[i % workers], table)
+            if len(chunk) or (i == len(starts) - 1 and not yielded):
+                yielded = True
+                yield chunk
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+            p.join(timeout=10)
+        for q in queues:
+            q.close()
+
+
+def _next_from(q, proc, table: str):
+    while True:
+        try:
+            kind, payload = q.get(timeout=30)
+        except queue.Empty:
+            if not proc.is_alive():
+                raise InputError(f"the process reading table {table!r} stopped unexpectedly (exit code "
+                                 f"{proc.exitcode}); is the machine out of memory?") from None
+            continue
+        if kind == "error":
+            raise payload
+        return payload
+
+
+def _read_ranges(path: str, table: str, chunksize: int, starts: list[int], out) -> None:
+    try:
+        conn = connect_readonly(path)
+        try:
+            for lo in starts:
+                query = f"SELECT * FROM {_ident(table)} WHERE rowid >= {int(lo)} AND rowid < {int(lo + chunksize)}"
+                parts = list(_chunks(conn, path, table, chunksize, query=query))
+                out.put(("chunk", parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)))
+        finally:
+            conn.close()
+    except Exception as exc:  # sent to the parent, which raises it where the in-process read would have
+        out.put(("error", exc))
 
 
 def _read_error(path, table: str, exc: sqlite3.Error) -> InputError:
@@ -72,8 +158,8 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _chunks(conn: sqlite3.Connection, path, table: str, chunksize: int):
-    query = f"SELECT * FROM {_ident(table)}"
+def _chunks(conn: sqlite3.Connection, path, table: str, chunksize: int, query: str | None = None):
+    query = query or f"SELECT * FROM {_ident(table)}"
     done = 0
     try:
         cur = conn.execute(query)
