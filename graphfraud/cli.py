@@ -93,11 +93,22 @@ def _periods(p: argparse.ArgumentParser, window: bool = True) -> None:
                        help="end of the signal window, e.g. '2025-09-30 23:59:59'; default: end of the analysis period")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a hint when a case path is given without its flag."""
+
+    def error(self, message):
+        if message.startswith("unrecognized arguments:"):
+            extra = message.split(":", 1)[1].split()
+            if any(Path(x).exists() for x in extra):
+                message += " (give a case with --db FILE, --csv DIR or --parquet DIR)"
+        super().error(message)
+
+
 def _parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    p = argparse.ArgumentParser(prog="graphfraud", formatter_class=_FMT,
-                                description="Find fraud rings and account compromise in a case.")
+    p = _Parser(prog="graphfraud", formatter_class=_FMT,
+                description="Find fraud rings and account compromise in a case.")
     p.add_argument("--version", action="version", version=f"graphfraud {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 

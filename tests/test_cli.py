@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 import graphfraud
 from graphfraud.detect.bursts import BURST_COLUMNS
@@ -122,3 +123,11 @@ def test_analyze_time_window_limits_rings_and_bursts(tmp_path):
     summary = pd.read_csv(tmp_path / "ring_summary.csv")
     assert not summary["flagged"].any()  # two days of data cannot show co-activity on 2+ days
     assert not (tmp_path / "cases").exists()
+
+
+def test_a_case_path_without_its_flag_gets_a_hint_naming_the_flags(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["analyze", str(graphfraud.sample_case_path())])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "unrecognized arguments" in err and "--db FILE, --csv DIR or --parquet DIR" in err

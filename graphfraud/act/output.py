@@ -45,7 +45,9 @@ def _explain(exc: OSError, path: Path) -> OutputError:
            errno.EACCES: "permission denied", errno.EPERM: "permission denied", errno.EROFS: "read-only file system",
            errno.ENOTDIR: "a part of the path is a file, not a folder",
            errno.EISDIR: "a folder stands where a file should go"}.get(exc.errno, exc.strerror or str(exc))
-    return OutputError(f"cannot write {path}: {why}; choose another --out folder or free the space")
+    fix = ("free some space or choose another --out folder" if exc.errno in (errno.ENOSPC, errno.EDQUOT)
+           else "choose another --out folder")
+    return OutputError(f"cannot write {path}: {why}; {fix}")
 
 
 def check_writable(folder: str | Path) -> Path:
