@@ -260,6 +260,8 @@ def _summary(res, seconds: float) -> None:
         p = "p n/a" if t["pvalue"] != t["pvalue"] else "p<1e-300" if t["pvalue"] < 1e-300 else f"p={t['pvalue']:.3g}"
         lines.append(f"  payments       {t['cohort']}: {t['bad_flagged']:,}/{t['n_flagged']:,} bad vs "
                      f"{t['bad_rest']:,}/{t['n_rest']:,}, {t['method']}, {p}" + (" (!)" if t["warning"] else ""))
+    if res.payment_tests["warning"].astype(bool).any():
+        lines.append("                 (!) read with care: the reason is in payment_tests.csv (warning) and the report")
     fl = res.rings.flagged
     lines.append(f"  graph          {res.params['graph'] or 'none: rings scored in memory from the coded logins'}")
     lines.append(f"  rings          {len(fl):,} flagged ({int(fl['size'].sum()) if len(fl) else 0:,} accounts) of "
