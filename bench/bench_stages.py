@@ -115,6 +115,20 @@ def main() -> None:
     add("baseline: daily fail rate", "pandas groupby on the day", t_ours, t_min,
         check(same, f"{len(daily)} days: logins, fails, distinct accounts"))
 
+    t_ours, rec = best_of(lambda: graphfraud.graph_records(case), args.repeat)
+    t_min, medges = best_of(lambda: (minimal.used_edges(case.logins, "ip"), minimal.used_edges(case.logins, "device_id")),
+                            args.repeat)
+    e = rec.edges
+    same = True
+    for label, m in zip(("USED_IP", "USED_DEVICE"), medges):
+        got = e[e["label"] == label]
+        m = m.assign(dst=m["dst"].str.replace("device_id:", "device:", n=1, regex=False))
+        same &= (sorted(zip(got["src"], got["dst"], got["logins"].astype(int), got["fails"].astype(int)))
+                 == sorted(zip(m["src"], m["dst"], m["logins"].tolist(), m["fails"].tolist())))
+    add("graph records (export)", "account-IP and account-device edges: one sort of codes, reduceat, string ids per edge",
+        t_ours, t_min, check(same, f"{int(e['label'].isin(['USED_IP', 'USED_DEVICE']).sum()):,} account-IP/device edges: "
+                                   "ends, logins, fails"))
+
     bursts = graphfraud.detect_bursts(case)
     rings = graphfraud.find_rings(case, signals=sig, bursts=bursts)
     flagged = rings.rings[rings.rings["ring_id"].isin(rings.flagged["ring_id"])]

@@ -226,7 +226,7 @@ def graph_records(case: Case, since=None, until=None) -> GraphRecords:
 
     sub = df[df["country"].notna()]
     per = sub.groupby(["account", "country"], sort=True).size()
-    countries = sorted(set(sub["country"]))
+    countries = sorted(set(sub["country"].unique()))  # distinct first: iterating 30M Arrow strings is slow
     vertices.append(pd.DataFrame({"gf_id": [f"country:{c}" for c in countries], "label": "country",
                                   "name": countries}))
     src = pd.Series("account:" + per.index.get_level_values(0).astype(str))
