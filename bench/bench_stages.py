@@ -123,11 +123,13 @@ def main() -> None:
     for label, m in zip(("USED_IP", "USED_DEVICE"), medges):
         got = e[e["label"] == label]
         m = m.assign(dst=m["dst"].str.replace("device_id:", "device:", n=1, regex=False))
-        same &= (sorted(zip(got["src"], got["dst"], got["logins"].astype(int), got["fails"].astype(int)))
-                 == sorted(zip(m["src"], m["dst"], m["logins"].tolist(), m["fails"].tolist())))
-    add("graph records (export)", "account-IP and account-device edges: one sort of codes, reduceat, string ids per edge",
+        same &= (sorted(zip(got["src"], got["dst"], got["logins"].astype(int), got["fails"].astype(int),
+                            [0 if t is None else len(t) for t in got["success_us"]]))
+                 == sorted(zip(m["src"], m["dst"], m["logins"].tolist(), m["fails"].tolist(),
+                               [len(t) for t in m["success_times"]])))
+    add("graph records (export)", "account-IP and account-device edges: one sort of codes, reduceat, string ends, success times per edge",
         t_ours, t_min, check(same, f"{int(e['label'].isin(['USED_IP', 'USED_DEVICE']).sum()):,} account-IP/device edges: "
-                                   "ends, logins, fails"))
+                                   "ends, logins, fails, number of success times"))
 
     bursts = graphfraud.detect_bursts(case)
     rings = graphfraud.find_rings(case, signals=sig, bursts=bursts)

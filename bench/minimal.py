@@ -202,21 +202,31 @@ def case_folders(logins: pd.DataFrame, rings: pd.DataFrame, out_dir: Path) -> in
 # ------------------------------------------------------------------------------- graph records
 
 def used_edges(logins: pd.DataFrame, kind_col: str) -> pd.DataFrame:
-    """Account-entity edges with logins, fails, first and last time, and their string ids (what an export writes)."""
+    """Account-entity edges: string ends, logins, fails, first and last time, distinct success times."""
     a = logins["account_id"].cat.codes.to_numpy().astype(np.int64)
     e = logins[kind_col].cat.codes.to_numpy().astype(np.int64)
     ok = e >= 0
     a, e = a[ok], e[ok]
     ts = logins["event_ts"].to_numpy(dtype="datetime64[s]").view(np.int64)[ok]
     fail = (logins["result"] == "FAIL").to_numpy()[ok]
+    success = (logins["result"] == "SUCCESS").to_numpy()[ok]
     n_e = np.int64(len(logins[kind_col].cat.categories))
     key = a * n_e + e
     order = np.argsort(key, kind="stable")
-    key, ts, fail = key[order], ts[order], fail[order]
+    key, ts, fail, success = key[order], ts[order], fail[order], success[order]
     starts = np.flatnonzero(np.append(True, key[1:] != key[:-1]))
+    # the distinct success times of each edge (what the stores keep as evidence)
+    sk, st = key[success], ts[success]
+    o = np.lexsort((st, sk))
+    sk, st = sk[o], st[o]
+    d = np.append(True, (sk[1:] != sk[:-1]) | (st[1:] != st[:-1]))
+    sk, st = sk[d], st[d]
+    lo, hi = np.searchsorted(sk, key[starts]), np.searchsorted(sk, key[starts], side="right")
+    times = [st[x:y] for x, y in zip(lo.tolist(), hi.tolist())]
     accts = np.asarray(logins["account_id"].cat.categories, dtype=object)[key[starts] // n_e]
     ents = np.asarray(logins[kind_col].cat.categories, dtype=object)[key[starts] % n_e]
     return pd.DataFrame({"src": ["account:" + x for x in accts], "dst": [f"{kind_col}:" + x for x in ents],
                          "logins": np.diff(np.append(starts, len(key))),
                          "fails": np.add.reduceat(fail.astype(np.int64), starts),
-                         "first": np.minimum.reduceat(ts, starts), "last": np.maximum.reduceat(ts, starts)})
+                         "first": np.minimum.reduceat(ts, starts), "last": np.maximum.reduceat(ts, starts),
+                         "success_times": times})

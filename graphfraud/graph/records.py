@@ -133,7 +133,7 @@ def _edge_ids(label: str, src: pd.Series, dst: pd.Series) -> np.ndarray:
     return (label + "|" + src.astype(str) + "|" + dst.astype(str)).to_numpy(dtype=object)
 
 
-def _edge_groups(acct: np.ndarray, value: np.ndarray, sub: pd.DataFrame, acct_names: np.ndarray):
+def _edge_groups(acct: np.ndarray, value, sub: pd.DataFrame, acct_names: np.ndarray):
     """Per (account, entity): login counts, fails, MFA share, first/last time and distinct success times.
 
     One sort of integer keys and ``reduceat`` over its runs, instead of a groupby on strings;
@@ -193,7 +193,7 @@ def graph_records(case: Case, since=None, until=None) -> GraphRecords:
     acct_code, acct_names = pd.factorize(df["account"].to_numpy(dtype=object), sort=True)
     for kind, label in (("ip", "USED_IP"), ("device", "USED_DEVICE")):
         sub = df[df[kind].notna()]
-        agg, success_us = _edge_groups(acct_code[df[kind].notna().to_numpy()], sub[kind].to_numpy(dtype=object),
+        agg, success_us = _edge_groups(acct_code[df[kind].notna().to_numpy()], sub[kind],
                                        sub, np.asarray(acct_names, dtype=object))
         src, dst = "account:" + agg["account"].astype(str), kind + ":" + agg["value"].astype(str)
         edges.append(pd.DataFrame({
