@@ -113,6 +113,26 @@ def column_values(s: pd.Series, mask: np.ndarray) -> np.ndarray:
     return np.where(pd.isna(out), None, out).astype(object) if len(out) else out
 
 
+def column_text(s: pd.Series, mask: np.ndarray):
+    """The ``mask`` rows of a text column as pandas text (``str``), decoded in Arrow: no Python string per row.
+
+    Examples
+    --------
+    >>> column_text(pd.Series(["a", None, "b"], dtype="category"), np.array([True, True, False])).tolist()
+    ['a', nan]
+    """
+    import pyarrow as pa
+
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        try:
+            arr = pa.array(s).filter(pa.array(mask)).dictionary_decode()
+            if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+                return pd.array(arr, dtype="str")
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass
+    return pd.array(s.astype(object).to_numpy()[mask], dtype="str")
+
+
 def login_ip_reputation(case: Case) -> tuple[np.ndarray, np.ndarray]:
     """Per login: the IP's ``risk_score`` (NaN when the IP has no reputation row) and ``is_tor``."""
     ip_codes, ip_cats = codes(case.logins["ip"])
@@ -156,10 +176,10 @@ def window_logins(case: Case, since=None, until=None) -> pd.DataFrame:
     lg = case.logins
     keep = window_mask(lg["event_ts"], since, until)
     return pd.DataFrame({
-        "account": lg["account_id"].astype(object).to_numpy()[keep],
-        "ip": lg["ip"].astype(object).to_numpy()[keep],
-        "device": lg["device_id"].astype(object).to_numpy()[keep],
-        "country": lg["country_iso"].astype(object).to_numpy()[keep],
+        "account": column_text(lg["account_id"], keep),
+        "ip": column_text(lg["ip"], keep),
+        "device": column_text(lg["device_id"], keep),
+        "country": column_text(lg["country_iso"], keep),
         "fail": (lg["result"].to_numpy() == "FAIL")[keep],
         "success": (lg["result"].to_numpy() == "SUCCESS")[keep],
         "mfa": lg["mfa_used"].to_numpy(dtype=bool)[keep],
