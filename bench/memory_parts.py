@@ -45,7 +45,7 @@ def main(path: str) -> None:
     rows.append((f"pair table kept ({info['pairs_kept']:,} of {info['candidate_pairs']:,} candidate pairs)",
                  table.memory_usage(deep=True).sum()))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    print(f"| part | GiB |\n|---|---:|")
+    print("| part | GiB |\n|---|---:|")
     for what, nbytes in rows:
         print(f"| {what} | {nbytes / GIB:.2f} |")
     print(f"| (peak RSS of this script, GiB) | {peak:.2f} |")

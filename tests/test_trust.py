@@ -9,7 +9,6 @@ import errno
 import hashlib
 import json
 import re
-import os
 
 import numpy as np
 import pandas as pd
@@ -22,7 +21,7 @@ from graphfraud.cli import main
 from graphfraud.errors import BackendError, InputError
 
 from conftest import LOGIN_COLUMNS
-from test_rings import START, background, make_case, ring_rows
+from test_rings import background, make_case, ring_rows
 
 
 @pytest.fixture(scope="module")
