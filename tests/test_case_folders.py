@@ -21,16 +21,6 @@ from graphfraud import traversals as T
 SINCE = "2025-08-05 00:00:00"
 
 
-@pytest.fixture(scope="module")
-def run(analysed_since):
-    return analysed_since
-
-
-@pytest.fixture(scope="module")
-def folders(opened_cases):
-    return opened_cases
-
-
 def _files(folder):
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
@@ -40,19 +30,19 @@ def _period_logins(case, periods):
     return lg[periods.analysis.mask(lg["event_ts"])]
 
 
-def test_index_lists_one_folder_per_flagged_ring(run, folders):
-    out, index = folders
+def test_index_lists_one_folder_per_flagged_ring(analysed_since, opened_cases):
+    out, index = opened_cases
     assert list(index.columns) == C.INDEX_COLUMNS
-    assert index["ring_id"].tolist() == run[3].flagged["ring_id"].tolist()
+    assert index["ring_id"].tolist() == analysed_since[3].flagged["ring_id"].tolist()
     for rid, folder in zip(index["ring_id"], index["folder"]):
         assert sorted(p.name for p in (out / folder).iterdir()) == sorted(C.CASE_FILES), rid
 
 
 # 1 -------------------------------------------------------------------------------------------------------------
 
-def test_counts_are_successful_logins_in_the_analysis_period_everywhere(run, folders):
-    case, signals, bursts, rings, periods = run
-    out, index = folders
+def test_counts_are_successful_logins_in_the_analysis_period_everywhere(analysed_since, opened_cases):
+    case, signals, bursts, rings, periods = analysed_since
+    out, index = opened_cases
     rid = index["ring_id"].iloc[0]
     members = rings.members(rid)
     lg = _period_logins(case, periods)
@@ -100,9 +90,9 @@ def test_counts_are_successful_logins_in_the_analysis_period_everywhere(run, fol
 
 # 2 -------------------------------------------------------------------------------------------------------------
 
-def test_timeline_uses_real_event_times_not_bins_or_midnight(run, folders):
-    case, signals, bursts, rings, periods = run
-    out, index = folders
+def test_timeline_uses_real_event_times_not_bins_or_midnight(analysed_since, opened_cases):
+    case, signals, bursts, rings, periods = analysed_since
+    out, index = opened_cases
     real = set()
     for df, col in ((case.logins, "event_ts"), (case.ec2_activity, "event_ts"), (case.payments, "payment_ts"),
                     (case.security_findings, "finding_ts"), (case.users, "signup_ts"), (bursts, "trigger_ts")):
@@ -122,9 +112,9 @@ def test_timeline_uses_real_event_times_not_bins_or_midnight(run, folders):
 
 # 3 -------------------------------------------------------------------------------------------------------------
 
-def test_every_case_folder_states_its_periods(run, folders):
-    periods = run[4]
-    out, index = folders
+def test_every_case_folder_states_its_periods(analysed_since, opened_cases):
+    periods = analysed_since[4]
+    out, index = opened_cases
     for rid in index["ring_id"]:
         doc = json.loads((out / rid / "case.json").read_text())
         assert doc["periods"] == periods.as_dict()
@@ -133,8 +123,8 @@ def test_every_case_folder_states_its_periods(run, folders):
             assert f"- {line}" in head
 
 
-def test_open_case_defaults_its_periods_to_the_rings_own(run, tmp_path):
-    case, signals, bursts, rings, periods = run
+def test_open_case_defaults_its_periods_to_the_rings_own(analysed_since, tmp_path):
+    case, signals, bursts, rings, periods = analysed_since
     rid = rings.flagged["ring_id"].iloc[0]
     folder = graphfraud.open_case(case, rid, tmp_path, rings=rings, signals=signals, bursts=bursts)
     assert json.loads((folder / "case.json").read_text())["periods"]["period_start"] == SINCE
@@ -180,9 +170,9 @@ def _shuffled(case, seed=3):
                    security_findings=mix(case.security_findings))
 
 
-def test_case_folders_do_not_depend_on_row_order(run, folders, tmp_path):
-    case, signals, bursts, rings, periods = run
-    out, index = folders
+def test_case_folders_do_not_depend_on_row_order(analysed_since, opened_cases, tmp_path):
+    case, signals, bursts, rings, periods = analysed_since
+    out, index = opened_cases
     again = C.open_ring_cases(_shuffled(case), rings, tmp_path, signals.sample(frac=1, random_state=1),
                               bursts.sample(frac=1, random_state=1), periods=periods)
     for rid in again["ring_id"]:
@@ -191,9 +181,9 @@ def test_case_folders_do_not_depend_on_row_order(run, folders, tmp_path):
             assert a[name] == b[name], (rid, name)
 
 
-def test_graph_page_is_byte_identical_across_runs(run, folders, tmp_path):
-    case, signals, bursts, rings, periods = run
-    out, index = folders
+def test_graph_page_is_byte_identical_across_runs(analysed_since, opened_cases, tmp_path):
+    case, signals, bursts, rings, periods = analysed_since
+    out, index = opened_cases
     C.open_ring_cases(case, rings, tmp_path, signals, bursts, periods=periods)
     for rid in index["ring_id"]:
         assert (out / rid / "graph.html").read_bytes() == (tmp_path / rid / "graph.html").read_bytes()
@@ -205,9 +195,9 @@ SVG = "<svg onload=alert(1)>"
 
 
 @pytest.fixture(scope="module")
-def hostile(run, tmp_path_factory):
+def hostile(analysed_since, tmp_path_factory):
     """The strongest ring's shared IPs and devices renamed to markup and spreadsheet formulas, rings found again."""
-    case, signals, bursts, rings, periods = run
+    case, signals, bursts, rings, periods = analysed_since
     row = rings.flagged.iloc[0]
     devices = {d: f"{SVG}{k}" for k, d in enumerate(filter(None, row["shared_devices"].split(";")))}
     ips = {ip: f"=HYPERLINK(\"http://x/{k}\")" for k, ip in enumerate(filter(None, row["shared_ips"].split(";")))}
@@ -252,8 +242,8 @@ def test_case_csvs_are_formula_safe(hostile):
 
 # 8 -------------------------------------------------------------------------------------------------------------
 
-def test_open_ring_cases_builds_the_graph_once(run, tmp_path, monkeypatch):
-    case, signals, bursts, rings, periods = run
+def test_open_ring_cases_builds_the_graph_once(analysed_since, tmp_path, monkeypatch):
+    case, signals, bursts, rings, periods = analysed_since
     calls = []
     real = C.build_graph
 
@@ -266,9 +256,9 @@ def test_open_ring_cases_builds_the_graph_once(run, tmp_path, monkeypatch):
     assert len(index) >= 2 and len(calls) == 1
 
 
-def test_ring_page_counts_nodes_outside_the_case_scope_not_the_whole_case(run, folders):
-    case, signals, bursts, rings, periods = run
-    out, index = folders
+def test_ring_page_counts_nodes_outside_the_case_scope_not_the_whole_case(analysed_since, opened_cases):
+    case, signals, bursts, rings, periods = analysed_since
+    out, index = opened_cases
     whole = graphfraud.build_graph(case, since=SINCE).number_of_nodes()
     page = (out / index["ring_id"].iloc[0] / "graph.html").read_text()
     outside = int(page.split(" node(s) of the graph are outside it")[0].rsplit("; ", 1)[1].replace(",", ""))

@@ -22,11 +22,6 @@ HOSTILE = "</script><img src=x onerror=alert(1)>"
 
 
 @pytest.fixture(scope="module")
-def run(analysed_since):
-    return analysed_since
-
-
-@pytest.fixture(scope="module")
 def cases_dir(opened_cases):
     out, index = opened_cases
     return out, index["ring_id"].tolist()
@@ -96,8 +91,8 @@ def test_every_page_refers_to_existing_local_files_and_fetches_nothing(cases_dir
     assert "@import" not in css
 
 
-def test_csp_allows_vis_network_and_the_pages_own_script_only(run, tmp_path):
-    case, signals, bursts, rings, periods = run
+def test_csp_allows_vis_network_and_the_pages_own_script_only(analysed_since, tmp_path):
+    case, signals, bursts, rings, periods = analysed_since
     graph = annotate_rings(build_graph(case, since=SINCE), rings)
     rid = rings.flagged["ring_id"].iloc[0]
     alone = _Tags(explore(graph, ring=rid, path=tmp_path / "alone.html").read_text(encoding="utf-8"))
@@ -112,8 +107,8 @@ def test_csp_allows_vis_network_and_the_pages_own_script_only(run, tmp_path):
     assert _csp(shared)["default-src"] == ["'none'"]
 
 
-def test_explore_links_assets_relative_to_the_page_and_writes_them_once(run, tmp_path):
-    case, signals, bursts, rings, periods = run
+def test_explore_links_assets_relative_to_the_page_and_writes_them_once(analysed_since, tmp_path):
+    case, signals, bursts, rings, periods = analysed_since
     graph = annotate_rings(build_graph(case, since=SINCE), rings)
     rid = rings.flagged["ring_id"].iloc[0]
     page = explore(graph, ring=rid, path=tmp_path / "a" / "b" / "g.html", assets=tmp_path / "lib")
@@ -128,8 +123,8 @@ def test_explore_links_assets_relative_to_the_page_and_writes_them_once(run, tmp
     assert (tmp_path / "lib" / "vis-network.min.js").stat().st_size > 100_000  # a damaged copy is replaced
 
 
-def test_a_ring_folder_is_the_same_written_alone_or_with_the_others(run, cases_dir, tmp_path):
-    case, signals, bursts, rings, periods = run
+def test_a_ring_folder_is_the_same_written_alone_or_with_the_others(analysed_since, cases_dir, tmp_path):
+    case, signals, bursts, rings, periods = analysed_since
     out, ring_ids = cases_dir
     for rid in ring_ids:
         C.open_ring_cases(case, rings, tmp_path / rid, signals, bursts, periods=periods, ring_ids=[rid])
@@ -143,10 +138,10 @@ def _shown(page: str) -> tuple:
                                                             r'<div id="bar">(.*?)<div id="net">'))
 
 
-def test_case_folders_equal_the_one_ring_at_a_time_baseline(run, cases_dir, tmp_path):
+def test_case_folders_equal_the_one_ring_at_a_time_baseline(analysed_since, cases_dir, tmp_path):
     from naive import naive_ring_cases
 
-    case, signals, bursts, rings, periods = run
+    case, signals, bursts, rings, periods = analysed_since
     out, ring_ids = cases_dir
     scope = set(rings.rings.loc[rings.rings["ring_id"].isin(ring_ids), "account_id"])
     graph = annotate_rings(build_graph(C._near_accounts(case, scope), since=periods.analysis.start,
@@ -171,8 +166,8 @@ def _chromium(url: str, profile) -> subprocess.CompletedProcess:
 
 @pytest.mark.skipif(shutil.which("chromium") is None,
                     reason="headless Chromium (Debian package chromium) not installed")
-def test_case_page_renders_from_its_folder_in_headless_chromium(run, tmp_path):
-    case, signals, bursts, rings, periods = run
+def test_case_page_renders_from_its_folder_in_headless_chromium(analysed_since, tmp_path):
+    case, signals, bursts, rings, periods = analysed_since
     rid = rings.flagged["ring_id"].iloc[0]
     scope = set(rings.rings.loc[rings.rings["ring_id"].isin(rings.flagged["ring_id"]), "account_id"])
     graph = annotate_rings(build_graph(C._near_accounts(case, scope), since=periods.analysis.start,
