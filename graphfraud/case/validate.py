@@ -82,7 +82,7 @@ class _Coded:
         else:
             raw_codes, raw_uniques = pd.factorize(series, use_na_sentinel=True)
             raw_codes = raw_codes.astype(np.int64)
-            if _arrow_text(raw_uniques) and self._clean_arrow(raw_codes, raw_uniques):
+            if _is_arrow_text(raw_uniques) and self._clean_arrow(raw_codes, raw_uniques):
                 return
             raw_uniques = np.asarray(raw_uniques, dtype=object)
         self.raw_codes, self.raw_uniques = raw_codes, raw_uniques
@@ -162,7 +162,7 @@ _WHITESPACE = [chr(c) for c in (*range(0x9, 0xE), *range(0x1C, 0x21), 0x85, 0xA0
                                 0x2028, 0x2029, 0x202F, 0x205F, 0x3000)]
 
 
-def _arrow_text(values) -> bool:
+def _is_arrow_text(values) -> bool:
     """Distinct values held as Arrow strings (pandas' default text): every one is a valid UTF-8 str."""
     arr = getattr(values, "array", values)
     return hasattr(arr, "__arrow_array__") and str(getattr(arr, "dtype", "")) in ("str", "string")
