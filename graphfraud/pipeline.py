@@ -17,7 +17,7 @@ from .detect.bursts import detect_bursts
 from .act.output import OutputFolder
 from .errors import RejectedInputError
 from .case.schema import TIME_FORMAT as _TS
-from .case import REJECTED_COLUMNS, TABLE_NAMES, Case, Periods, resolve_periods
+from .case import ALL_TABLE_NAMES, REJECTED_COLUMNS, Case, Periods, resolve_periods
 from .errors import InputError
 from .progress import Progress
 from .detect.signals import account_signals
@@ -248,7 +248,7 @@ def _manifest_info(case: Case, params: dict, periods: Periods) -> dict:
 
 def _input_files(folder: Path) -> list[Path]:
     """The folder's files, and those below a table's folder of part files, sorted by path."""
-    tables = set(TABLE_NAMES) | {f"{t}.parquet" for t in TABLE_NAMES}
+    tables = set(ALL_TABLE_NAMES) | {f"{t}.parquet" for t in ALL_TABLE_NAMES}
     files = []
     for p in folder.iterdir():
         if p.is_file():
@@ -274,7 +274,7 @@ def input_fingerprint(case: Case) -> str:
                 for block in iter(lambda: fh.read(1 << 20), b""):
                     h.update(block)
     else:
-        for name in TABLE_NAMES:
+        for name in case.tables_present():
             df = case.table(name)
             h.update(name.encode())
             h.update(pd.util.hash_pandas_object(df.astype(str), index=False).to_numpy().tobytes())

@@ -12,7 +12,7 @@ import difflib
 from pathlib import Path
 
 from ..case import Case, case_from_frames
-from ..case.schema import TABLE_NAMES
+from ..case.schema import ALL_TABLE_NAMES, TABLE_NAMES
 from ..errors import InputError
 from .csv_folder import load_csv_folder
 from .parquet_folder import load_parquet_folder
@@ -115,11 +115,11 @@ def _formats_of(p: Path) -> set[str]:
     found = set()
     for entry in p.iterdir():
         stem, _, ext = entry.name.lower().rpartition(".")
-        if ext == "csv" and stem in TABLE_NAMES and entry.is_file():
+        if ext == "csv" and stem in ALL_TABLE_NAMES and entry.is_file():
             found.add("csv")
-        elif ext == "parquet" and stem in TABLE_NAMES:
+        elif ext == "parquet" and stem in ALL_TABLE_NAMES:
             found.add("parquet")  # a file, or a folder of part files (Spark names it <table>.parquet/)
-        elif entry.name.lower() in TABLE_NAMES and entry.is_dir() and any(
+        elif entry.name.lower() in ALL_TABLE_NAMES and entry.is_dir() and any(
                 q.name.lower().endswith(".parquet") for q in entry.rglob("*")):
             found.add("parquet")
     return found

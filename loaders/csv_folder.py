@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..case import Case, load_tables, resolve_columns
-from ..case.schema import TABLE_NAMES, TABLES
+from ..case.schema import ALL_TABLE_NAMES, TABLES
 from ..errors import InputError, SchemaError
 
 __all__ = ["load_csv_folder"]
@@ -42,9 +42,11 @@ def load_csv_folder(folder: str | Path, chunksize: int = 1_000_000) -> Case:
     folder = Path(folder)
     files = {p.name.lower(): p for p in folder.iterdir() if p.is_file()}
     problems, paths, encodings = [], {}, {}
-    for name in TABLE_NAMES:
+    for name in ALL_TABLE_NAMES:
         p = files.get(f"{name}.csv")
         expected = ", ".join(TABLES[name].column_names)
+        if p is None and TABLES[name].optional:
+            continue
         if p is None:
             problems.append(f"table '{name}' is missing: no {name}.csv in {folder} (expected columns: {expected})")
             continue
@@ -60,9 +62,9 @@ def load_csv_folder(folder: str | Path, chunksize: int = 1_000_000) -> Case:
         problems += [f"{p.name}: {prob}" for prob in resolve_columns(TABLES[name], header)[1]]
     if problems:
         raise SchemaError(problems, str(folder))
-    sources = {name: _chunks(paths[name], encodings[name], chunksize) for name in TABLE_NAMES}
+    sources = {name: _chunks(paths[name], encodings[name], chunksize) for name in paths}
     locate = {name: (lambda rows, p=paths[name], e=encodings[name]: _record_lines(p, e, rows))
-              for name in TABLE_NAMES}
+              for name in paths}
     return load_tables(sources, str(folder), locate=locate)
 
 

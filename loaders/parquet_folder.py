@@ -14,7 +14,7 @@ import pyarrow as pa  # pandas imports it already when it is installed
 import pyarrow.compute as pc
 
 from ..case import Case, load_tables, resolve_columns
-from ..case.schema import TABLE_NAMES, TABLES, TableSpec
+from ..case.schema import ALL_TABLE_NAMES, TABLE_NAMES, TABLES, TableSpec
 from ..errors import InputError, SchemaError
 
 __all__ = ["load_parquet_folder"]
@@ -90,8 +90,10 @@ def load_parquet_folder(folder: str | Path, chunksize: int = 1_000_000) -> Case:
     """
     folder = Path(folder)
     parts, problems = {}, []
-    for name in TABLE_NAMES:
+    for name in ALL_TABLE_NAMES:
         found, missing = _table_parts(folder, name)
+        if missing and TABLES[name].optional and missing.startswith(f"table '{name}' is missing"):
+            continue
         if missing:
             problems.append(missing)
             continue
@@ -99,9 +101,9 @@ def load_parquet_folder(folder: str | Path, chunksize: int = 1_000_000) -> Case:
         problems += _schema_problems(TABLES[name], found)
     if problems:
         raise SchemaError(problems, str(folder))
-    sources = {name: _frames(TABLES[name], parts[name], chunksize) for name in TABLE_NAMES}
+    sources = {name: _frames(TABLES[name], parts[name], chunksize) for name in parts}
     # row and line differ only in counting from 0 or 1: a Parquet file has no physical lines
-    locate = {name: (lambda rows: np.asarray(rows, dtype=np.int64) + 1) for name in TABLE_NAMES}
+    locate = {name: (lambda rows: np.asarray(rows, dtype=np.int64) + 1) for name in parts}
     return load_tables(sources, str(folder), locate=locate)
 
 
@@ -278,21 +280,24 @@ def _to_pandas(spec: TableSpec, batches: list) -> pd.DataFrame:
 def _batches(spec: TableSpec, parts: list[_Part], chunksize: int):
     import pyarrow.parquet as pq  # ~0.1 s to import: only when a Parquet case is read
 
+    # an optional column that some parts have and others lack is null in the others (every batch alike)
+    names = [c for c in spec.column_names if any(c in resolve_columns(spec, _columns(p, _schema(p)))[0]
+                                                 for p in parts)]
     for part in parts:
         schema = _schema(part)
         mapping = resolve_columns(spec, _columns(part, schema))[0]
-        stored = [mapping[c] for c in spec.column_names if mapping[c] in schema.names]
+        stored = [mapping[c] for c in names if c in mapping and mapping[c] in schema.names]
         # text arrives dictionary-encoded: the validator then cleans each distinct value once
         text = [n for n in stored if _is_text(_value_type(schema.field(n).type))]
         try:
             pf = pq.ParquetFile(part.path, read_dictionary=text)
             with pf:
                 for batch in pf.iter_batches(batch_size=chunksize, columns=stored):
-                    arrays = [batch.column(mapping[c]) if mapping[c] in schema.names
-                              else _constant(dict(part.partition)[mapping[c]], batch.num_rows)
-                              for c in spec.column_names]
-                    arrays = [_prepare(a, spec.column(c).kind) for a, c in zip(arrays, spec.column_names)]
-                    yield pa.RecordBatch.from_arrays(arrays, names=list(spec.column_names))
+                    arrays = [(batch.column(mapping[c]) if mapping[c] in schema.names
+                               else _constant(dict(part.partition)[mapping[c]], batch.num_rows))
+                              if c in mapping else pa.nulls(batch.num_rows, pa.string()) for c in names]
+                    arrays = [_prepare(a, spec.column(c).kind) for a, c in zip(arrays, names)]
+                    yield pa.RecordBatch.from_arrays(arrays, names=names)
         except (pa.ArrowException, OSError) as exc:
             raise _read_error(part, exc) from exc
 

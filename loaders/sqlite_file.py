@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..case import Case, load_tables, resolve_columns
 from ..errors import InputError, SchemaError
-from ..case.schema import TABLE_NAMES, TABLES
+from ..case.schema import ALL_TABLE_NAMES, TABLES
 
 __all__ = ["load_sqlite", "connect_readonly"]
 
@@ -27,7 +27,7 @@ def connect_readonly(path: str | Path) -> sqlite3.Connection:
 
 
 def load_sqlite(path: str | Path, chunksize: int = 1_000_000) -> Case:
-    """Load the six contract tables from a SQLite file.
+    """Load the six contract tables (and ``blocklist``/``fx_rates`` when present) from a SQLite file.
 
     Table names are matched ignoring case. Every missing table and column is
     reported in one :class:`~graphfraud.errors.SchemaError`.
@@ -40,7 +40,9 @@ def load_sqlite(path: str | Path, chunksize: int = 1_000_000) -> Case:
         except sqlite3.DatabaseError as exc:
             raise InputError(f"{path} is not a readable SQLite database: {exc}") from exc
         problems, names = [], {}
-        for name in TABLE_NAMES:
+        for name in ALL_TABLE_NAMES:
+            if name not in present and TABLES[name].optional:
+                continue
             if name not in present:
                 problems.append(f"table '{name}' is missing (expected columns: {', '.join(TABLES[name].column_names)})")
                 continue
@@ -54,10 +56,10 @@ def load_sqlite(path: str | Path, chunksize: int = 1_000_000) -> Case:
             problems += resolve_columns(TABLES[name], cols)[1]
         if problems:
             raise SchemaError(problems, str(path))
-        big = {name: _rowid_range(conn, names[name]) for name in TABLE_NAMES} if _cores() >= 2 else {}
+        big = {name: _rowid_range(conn, names[name]) for name in names} if _cores() >= 2 else {}
         sources = {name: (_parallel_chunks(path, names[name], chunksize, *big[name])
                           if big.get(name) and big[name][1] - big[name][0] >= 2 * chunksize
-                          else _chunks(conn, path, names[name], chunksize)) for name in TABLE_NAMES}
+                          else _chunks(conn, path, names[name], chunksize)) for name in names}
         try:
             return load_tables(sources, str(path))
         finally:

@@ -12,8 +12,8 @@ signal window every number refers to), ``arrays``
 
 from .model import REJECTED_COLUMNS, Case
 from .period import Period, Periods, parse_time, resolve_periods
-from .schema import BAD_PAYMENT_STATUSES, TABLE_NAMES, TABLES, Column, TableSpec
+from .schema import ALL_TABLE_NAMES, BAD_PAYMENT_STATUSES, OPTIONAL_TABLE_NAMES, TABLE_NAMES, TABLES, Column, TableSpec
 from .validate import case_from_frames, load_tables, resolve_columns
 
 __all__ = ["Case", "case_from_frames", "load_tables", "resolve_columns", "REJECTED_COLUMNS", "TABLES",
-           "TABLE_NAMES", "BAD_PAYMENT_STATUSES", "Column", "TableSpec", "Period", "Periods", "resolve_periods", "parse_time"]
+           "TABLE_NAMES", "OPTIONAL_TABLE_NAMES", "ALL_TABLE_NAMES", "BAD_PAYMENT_STATUSES", "Column", "TableSpec", "Period", "Periods", "resolve_periods", "parse_time"]

@@ -1,4 +1,4 @@
-"""The :class:`Case`: six typed tables of the data contract plus the rows rejected on the way in."""
+"""The :class:`Case`: the typed tables of the data contract plus the rows rejected on the way in."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .schema import BAD_PAYMENT_STATUSES, TABLE_NAMES, TABLES
+from .schema import BAD_PAYMENT_STATUSES, OPTIONAL_TABLE_NAMES, TABLE_NAMES, TABLES
 
 __all__ = ["Case", "REJECTED_COLUMNS"]
 
@@ -37,6 +37,9 @@ class Case:
         ``"blank line"``.
     input_rows : Mapping[str, int]
         rows read per table, so that ``used + rejected == read`` can be checked.
+    blocklist, fx_rates : DataFrame
+        the optional money-side tables; empty when the case has none (then they are
+        not in ``input_rows`` either, and :meth:`tables_present` leaves them out).
     source : str
         where the case came from (a path, or ``"<frames>"``).
     pristine : frozenset
@@ -65,12 +68,25 @@ class Case:
     input_rows: Mapping[str, int] = field(default_factory=dict)
     source: str = "<frames>"
     pristine: frozenset = frozenset()
+    blocklist: pd.DataFrame | None = None
+    fx_rates: pd.DataFrame | None = None
+
+    def __post_init__(self):
+        from .validate import empty_table  # validate builds Cases: imported here, not at the top
+
+        for name in OPTIONAL_TABLE_NAMES:
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, empty_table(name))
 
     def table(self, name: str) -> pd.DataFrame:
         """The typed table called ``name``."""
         if name not in TABLES:
-            raise KeyError(f"unknown table {name!r}; the case has {', '.join(TABLE_NAMES)}")
+            raise KeyError(f"unknown table {name!r}; the case has {', '.join(TABLES)}")
         return getattr(self, name)
+
+    def tables_present(self) -> tuple[str, ...]:
+        """The six contract tables, then the optional ones this case was given."""
+        return TABLE_NAMES + tuple(n for n in OPTIONAL_TABLE_NAMES if n in self.input_rows)
 
     def row_counts(self) -> pd.DataFrame:
         """Per table: rows read, used and rejected (``read == used + rejected``).
@@ -87,7 +103,7 @@ class Case:
         """
         rej = self.rejected.drop_duplicates(["table", "row"]).groupby("table").size()
         rows = []
-        for name in TABLE_NAMES:
+        for name in self.tables_present():
             used = len(self.table(name))
             rejected = int(rej.get(name, 0))
             rows.append((name, int(self.input_rows.get(name, used + rejected)), used, rejected))
@@ -197,7 +213,7 @@ class Case:
         """
         counts = self.row_counts()
         rows = []
-        for name in TABLE_NAMES:
+        for name in self.tables_present():
             rej = self.rejected[self.rejected["table"] == name]
             read, n = int(counts.loc[name, "read"]), int(counts.loc[name, "rejected"])
             by_col = (rej.drop_duplicates(["row", "column"])["column"].replace("", "(blank line)")

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["TIME_FORMAT", "Column", "TableSpec", "TABLES", "TABLE_NAMES", "BAD_PAYMENT_STATUSES"]
+__all__ = ["TIME_FORMAT", "Column", "TableSpec", "TABLES", "TABLE_NAMES", "OPTIONAL_TABLE_NAMES", "ALL_TABLE_NAMES",
+           "BAD_PAYMENT_STATUSES", "BLOCKLIST_KINDS", "CURRENCIES"]
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,12 @@ class Column:
     ``flag`` (0/1), ``int``, ``float`` or ``enum``. ``required`` columns may not be
     null: a row with a null there is rejected. ``categorical`` columns are stored
     as pandas categoricals (their values are still strings) because event tables
-    repeat them millions of times.
+    repeat them millions of times. ``absent`` says what happens when the source
+    has no such column: ``None`` (the default) makes that a schema error,
+    ``"omit"`` leaves it out of the typed table, ``"null"`` types it as all null
+    (the money side's optional columns, so that every older case stays valid).
+    An ``enum`` column's values are matched ignoring case and stored in the
+    spelling of ``allowed``.
     """
 
     name: str
@@ -30,16 +36,23 @@ class Column:
     high: float | None = None
     categorical: bool = False
     description: str = ""
+    absent: str | None = None
 
 
 @dataclass(frozen=True)
 class TableSpec:
-    """One table of the contract; ``unique`` names a key column that must not repeat."""
+    """One table of the contract.
+
+    ``unique`` names the key column (or a tuple of columns) that must not repeat;
+    rows with a null key are not judged. An ``optional`` table may be missing
+    from a case altogether: it is then empty and not counted as read.
+    """
 
     name: str
     columns: tuple[Column, ...]
-    unique: str | None = None
+    unique: str | tuple[str, ...] | None = None
     description: str = ""
+    optional: bool = False
     column_names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self):
@@ -50,6 +63,18 @@ class TableSpec:
 
 
 BAD_PAYMENT_STATUSES = ("CHARGEBACK", "DECLINED")
+
+BLOCKLIST_KINDS = ("account", "ip", "device", "email_domain", "merchant")
+
+#: ISO-4217 codes in use (plus XAU/XAG and the SDR-style fund codes a ledger may carry)
+CURRENCIES = tuple("""
+AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD CAD CDF
+CHF CLP CNY COP CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD
+HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL
+LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR
+PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND
+TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XAG XAU XCD XDR XOF XPF YER ZAR ZMW ZWL
+""".split())
 
 #: how the contract writes a timestamp (naive UTC); every output writes them the same way
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -110,7 +135,7 @@ TABLES: dict[str, TableSpec] = {
                 Column("payment_ts", "ts", required=True, description="charge time"),
                 Column("account_id", "id", required=True, description="account"),
                 Column("method", "text", description="CARD, INVOICE, WIRE"),
-                Column("amount_usd", "float", description="amount"),
+                Column("amount_usd", "float", absent="null", description="amount in USD"),
                 Column(
                     "status",
                     "enum",
@@ -118,7 +143,18 @@ TABLES: dict[str, TableSpec] = {
                     allowed=("PAID",) + BAD_PAYMENT_STATUSES,
                     description="PAID, CHARGEBACK or DECLINED",
                 ),
+                Column("payment_id", "id", absent="omit", description="unique payment id"),
+                Column("currency", "enum", allowed=CURRENCIES, absent="omit", categorical=True,
+                       description="ISO-4217 code of amount"),
+                Column("amount", "float", absent="omit", description="amount in currency"),
+                Column("merchant_id", "id", absent="omit", categorical=True, description="merchant paid"),
+                Column("merchant_category", "text", absent="omit", categorical=True,
+                       description="RETAIL, GROCERY, ELECTRONICS, FOOD, ..."),
+                Column("ip", "id", absent="omit", categorical=True, description="source IP of the payment"),
+                Column("device_id", "id", absent="omit", categorical=True, description="device fingerprint"),
+                Column("country_iso", "text", absent="omit", categorical=True, description="country of the IP"),
             ),
+            unique="payment_id",
             description="one row per charge",
         ),
         TableSpec(
@@ -131,7 +167,34 @@ TABLES: dict[str, TableSpec] = {
             ),
             description="one row per confirmed compromise",
         ),
+        TableSpec(
+            "blocklist",
+            (
+                Column("kind", "enum", required=True, allowed=BLOCKLIST_KINDS,
+                       description="account, ip, device, email_domain or merchant"),
+                Column("value", "id", required=True, description="the listed id, IP, domain or merchant"),
+                Column("reason", "text", description="why it is listed"),
+                Column("listed_ts", "ts", description="when it was listed (null: before the case)"),
+            ),
+            optional=True,
+            description="known-bad accounts, IPs, devices, e-mail domains and merchants",
+        ),
+        TableSpec(
+            "fx_rates",
+            (
+                Column("currency", "enum", required=True, allowed=CURRENCIES, description="ISO-4217 code"),
+                Column("rate_usd", "float", required=True, low=1e-9, high=1e9, description="USD per unit"),
+                Column("valid_from", "ts", required=True, description="the rate holds from then on"),
+            ),
+            unique=("currency", "valid_from"),
+            optional=True,
+            description="exchange rates to USD over time",
+        ),
     )
 }
 
-TABLE_NAMES: tuple[str, ...] = tuple(TABLES)
+#: the six tables every case has
+TABLE_NAMES: tuple[str, ...] = tuple(name for name, t in TABLES.items() if not t.optional)
+#: tables a case may carry (the money side); a case without them is complete
+OPTIONAL_TABLE_NAMES: tuple[str, ...] = tuple(name for name, t in TABLES.items() if t.optional)
+ALL_TABLE_NAMES: tuple[str, ...] = TABLE_NAMES + OPTIONAL_TABLE_NAMES

@@ -16,7 +16,7 @@ from pandas.api.types import union_categoricals
 
 from ..errors import SchemaError
 from .model import Case
-from .schema import TABLE_NAMES, TABLES, TIME_FORMAT, Column, TableSpec
+from .schema import ALL_TABLE_NAMES, OPTIONAL_TABLE_NAMES, TABLE_NAMES, TABLES, TIME_FORMAT, Column, TableSpec
 
 __all__ = ["case_from_frames", "load_tables", "resolve_columns"]
 
@@ -32,6 +32,7 @@ def resolve_columns(spec: TableSpec, columns: Iterable[str]) -> tuple[dict[str, 
 
     Returns the mapping and the list of problems (missing columns, and two source
     columns matching one contract name, e.g. ``Account_ID`` and ``account_id``).
+    A column the contract lets be absent (``Column.absent``) is simply not mapped.
     """
     by_norm: dict[str, list] = {}
     for c in columns:
@@ -48,7 +49,7 @@ def resolve_columns(spec: TableSpec, columns: Iterable[str]) -> tuple[dict[str, 
             )
         elif found:
             mapping[col.name] = found[0]
-        else:
+        elif col.absent is None:
             problems.append(
                 f"table '{spec.name}': column '{col.name}' is missing (expected {_kind_words(col)}: {col.description})"
             )
@@ -63,8 +64,16 @@ def _kind_words(col: Column) -> str:
         "flag": "0/1 flag",
         "int": "integer" + (f" {col.low:g}-{col.high:g}" if col.low is not None else ""),
         "float": "number",
-        "enum": "one of " + ", ".join(col.allowed),
+        "enum": _expected(col.allowed),
     }[col.kind]
+
+
+def _expected(allowed: tuple[str, ...]) -> str:
+    """``one of A, B, C``; a long list (currency codes) is named by its size and a few common members."""
+    if len(allowed) <= 8:
+        return "one of " + ", ".join(allowed)
+    common = [a for a in ("USD", "EUR", "GBP") if a in allowed] or list(allowed[:3])
+    return f"one of {len(allowed)} codes such as {', '.join(common)}"
 
 
 class _Coded:
@@ -279,7 +288,12 @@ def clean_chunk(spec: TableSpec, raw: pd.DataFrame, mapping: Mapping[str, str], 
     out: dict[str, object] = {}
     pristine = True
     blank = np.ones(n, dtype=bool)  # no value in any contract column (a blank CSV line)
-    for col in spec.columns:
+    columns = [col for col in spec.columns if col.name in mapping or col.absent == "null"]
+    for col in columns:
+        if col.name not in mapping:  # absent="null": typed as all null, no problem to report
+            out[col.name] = np.full(n, np.nan) if col.kind in ("int", "float") else _Coded(
+                pd.Series([None] * n, dtype=object))
+            continue
         series = raw[mapping[col.name]]
         if col.kind == "flag":
             out[col.name], null, ok, empty = _flag(series, col, problems)
@@ -297,13 +311,15 @@ def clean_chunk(spec: TableSpec, raw: pd.DataFrame, mapping: Mapping[str, str], 
                 problems.add(coded.bad_utf8, col.name, coded.raw,
                              lambda v, c=col.name: f"{c} is not valid UTF-8 text: {v!r} (save the file as UTF-8)")
             if col.kind == "enum":
-                upper = coded.remap(str.upper)
-                bad_u = ~np.isin(upper, np.array(col.allowed, dtype=object))
-                expected = " or ".join(col.allowed)
+                # matched ignoring case, stored in the contract's spelling (SUCCESS, EUR, email_domain)
+                spelling = {a.upper(): a for a in col.allowed}
+                canon = np.array([spelling.get(u, u) for u in coded.remap(str.upper)], dtype=object)
+                bad_u = ~np.isin(canon, np.array(col.allowed, dtype=object))
+                expected = " or ".join(col.allowed) if len(col.allowed) <= 8 else _expected(col.allowed)
                 problems.add(coded.rows(bad_u), col.name, coded.raw,
                              lambda v, c=col.name, e=expected: f"unknown {c} value {v!r} (expected {e})")
-                ok = ok and bool((upper == coded.uniques).all())
-                coded.recode(upper)
+                ok = ok and bool((canon == coded.uniques).all())
+                coded.recode(canon)
             if col.kind == "ts":
                 out[col.name], ok_ts = _timestamps(coded, col, problems)
                 ok = ok and ok_ts
@@ -317,7 +333,7 @@ def clean_chunk(spec: TableSpec, raw: pd.DataFrame, mapping: Mapping[str, str], 
     problems.blank(blank)
     keep = ~problems.bad
     rows = np.flatnonzero(keep)
-    typed = {col.name: _final(col, out[col.name], rows) for col in spec.columns}
+    typed = {col.name: _final(col, out[col.name], rows) for col in columns}
     frame = pd.DataFrame(typed)
     frame["_row"] = rows + offset
     rejected = problems.frame()
@@ -479,8 +495,9 @@ def _final(col: Column, value, rows: np.ndarray):
 def concat_chunks(spec: TableSpec, chunks: list[pd.DataFrame]) -> pd.DataFrame:
     """Concatenate typed chunks, merging categoricals without going through object arrays."""
     if not chunks:
-        chunks = [clean_chunk(spec, pd.DataFrame({c: pd.Series(dtype=object) for c in spec.column_names}),
-                              {c: c for c in spec.column_names})[0]]
+        kept = [c.name for c in spec.columns if c.absent != "omit"]
+        chunks = [clean_chunk(spec, pd.DataFrame({c: pd.Series(dtype=object) for c in kept}),
+                              {c: c for c in kept})[0]]
     if len(chunks) == 1:
         return chunks[0].reset_index(drop=True)
     cols = {}
@@ -525,31 +542,39 @@ def union_categories(parts: list[pd.Series]) -> pd.Categorical:
 
 def finish_table(spec: TableSpec, typed: pd.DataFrame, rejected: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Table-wide checks (duplicate keys) after all chunks are typed."""
-    if spec.unique and len(typed):
-        dup = typed.duplicated(spec.unique, keep="first").to_numpy()
-        if dup.any():
-            first_row = typed.drop_duplicates(spec.unique).set_index(spec.unique)["_row"]
-            d = typed.loc[dup, [spec.unique, "_row"]]
-            extra = pd.DataFrame(
-                {
-                    "table": spec.name,
-                    "row": d["_row"].to_numpy(),
-                    "column": spec.unique,
-                    "value": d[spec.unique].to_numpy(dtype=object),
-                    "reason": [
-                        f"duplicate {spec.unique}; the first occurrence (row {first_row[k]}) is kept"
-                        for k in d[spec.unique]
-                    ],
-                    "line": pd.array([pd.NA] * len(d), dtype="Int64"),
-                }
-            )
-            rejected = pd.concat([rejected, extra], ignore_index=True)
-            typed = typed.loc[~dup]
+    key = [spec.unique] if isinstance(spec.unique, str) else list(spec.unique or ())
+    if key and len(typed) and all(k in typed.columns for k in key):
+        rejected, typed = _duplicates(spec.name, typed, key, rejected)
     typed = typed.drop(columns="_row").reset_index(drop=True)
     for col in spec.columns:
-        if col.categorical:
+        if col.categorical and col.name in typed.columns:
             typed[col.name] = _drop_unused_categories(typed[col.name])
     return typed, rejected
+
+
+def _duplicates(table: str, typed: pd.DataFrame, key: list[str], rejected: pd.DataFrame):
+    """Reject repeated keys (the first occurrence is kept); a row with a null key is not a duplicate."""
+    keys = typed[key].astype(object)
+    has_key = keys.notna().all(axis=1).to_numpy()
+    dup = has_key & keys.duplicated(keep="first").to_numpy()
+    if not dup.any():
+        return rejected, typed
+    first = {}
+    for k, r in zip(map(tuple, keys[has_key].to_numpy()), typed["_row"].to_numpy()[has_key]):
+        first.setdefault(k, r)
+    rows = keys[dup]
+    named = " and ".join(key)
+    shown = [k[0] if len(key) == 1 else ", ".join(map(str, k)) for k in map(tuple, rows.to_numpy())]
+    extra = pd.DataFrame({
+        "table": table,
+        "row": typed["_row"].to_numpy()[dup],
+        "column": key[0] if len(key) == 1 else ",".join(key),
+        "value": pd.Series([str(v) for v in shown], dtype=object),
+        "reason": [f"duplicate {named}; the first occurrence (row {first[k]}) is kept"
+                   for k in map(tuple, rows.to_numpy())],
+        "line": pd.array([pd.NA] * int(dup.sum()), dtype="Int64"),
+    })
+    return pd.concat([rejected, extra], ignore_index=True), typed.loc[~dup]
 
 
 def _drop_unused_categories(s: pd.Series) -> pd.Series:
@@ -567,12 +592,14 @@ def assemble_case(tables: Mapping[str, tuple[pd.DataFrame, pd.DataFrame, int, bo
     rejected_parts = [t[1] for t in tables.values() if len(t[1])]
     rejected = pd.concat(rejected_parts, ignore_index=True) if rejected_parts else _empty_rejected()
     rejected = rejected.sort_values(["table", "row", "column"], kind="stable").reset_index(drop=True)
+    # an optional table the source does not have stays out of input_rows: it was not read
+    present = [name for name in ALL_TABLE_NAMES if name in tables]
     return Case(
-        **{name: tables[name][0] for name in TABLE_NAMES},
+        **{name: tables[name][0] for name in present},
         rejected=rejected,
-        input_rows={name: int(tables[name][2]) for name in TABLE_NAMES},
+        input_rows={name: int(tables[name][2]) for name in present},
         source=source,
-        pristine=frozenset(name for name in TABLE_NAMES if tables[name][3]),
+        pristine=frozenset(name for name in present if tables[name][3]),
     )
 
 
@@ -586,10 +613,13 @@ def load_tables(
     ``locate`` maps a table to a function from rejected row positions (0-based,
     sorted) to the 1-based physical line where each record starts in the source
     file; it is called only for tables with rejections, so a clean load never pays
-    for it. Without it ``rejected.line`` is null.
+    for it. Without it ``rejected.line`` is null. An optional table (``blocklist``,
+    ``fx_rates``) missing from ``sources`` is left empty.
     """
     tables = {}
-    for name in TABLE_NAMES:
+    for name in ALL_TABLE_NAMES:
+        if name in OPTIONAL_TABLE_NAMES and name not in sources:
+            continue
         spec = TABLES[name]
         typed_parts, rejected_parts, offset, mapping, pristine = [], [], 0, None, True
         for raw in sources[name]:
@@ -622,6 +652,8 @@ def case_from_frames(
     ec2_activity: pd.DataFrame | None = None,
     payments: pd.DataFrame | None = None,
     security_findings: pd.DataFrame | None = None,
+    blocklist: pd.DataFrame | None = None,
+    fx_rates: pd.DataFrame | None = None,
 ) -> Case:
     """Validate DataFrames already in memory and return a :class:`Case`.
 
@@ -651,10 +683,13 @@ def case_from_frames(
         "payments": payments,
         "security_findings": security_findings,
     }
+    given.update({name: frame for name, frame in (("blocklist", blocklist), ("fx_rates", fx_rates))
+                  if frame is not None})
     problems = []
     for name, frame in given.items():
         if frame is None:
-            given[name] = pd.DataFrame({c: pd.Series(dtype=object) for c in TABLES[name].column_names})
+            given[name] = pd.DataFrame({c.name: pd.Series(dtype=object) for c in TABLES[name].columns
+                                        if c.absent != "omit"})
         elif not isinstance(frame, pd.DataFrame):
             problems.append(f"table '{name}' must be a pandas DataFrame, got {type(frame).__name__}")
         else:
@@ -662,3 +697,9 @@ def case_from_frames(
     if problems:
         raise SchemaError(problems, "<frames>")
     return load_tables({name: [frame.reset_index(drop=True)] for name, frame in given.items()}, "<frames>")
+
+
+def empty_table(name: str) -> pd.DataFrame:
+    """The typed table ``name`` with no rows (the columns a source without it would give)."""
+    spec = TABLES[name]
+    return finish_table(spec, concat_chunks(spec, []), _empty_rejected())[0]

@@ -124,7 +124,7 @@ def write_case(path: str | Path, n_accounts: int = 2000, seed: int = 0, progress
     conn, tconn = sqlite3.connect(path), sqlite3.connect(truth_path)
     try:
         for name in TABLE_NAMES:
-            cols = ", ".join(f"{c.name} {_SQLTYPE[c.kind]}" for c in TABLES[name].columns)
+            cols = ", ".join(f"{c.name} {_SQLTYPE[c.kind]}" for c in _written(name))
             conn.execute(f"CREATE TABLE {name} ({cols})")
         bounds = _chunks(cfg)
         for i, (lo, hi) in enumerate(bounds):
@@ -173,8 +173,13 @@ _SQLTYPE = {"id": "TEXT", "text": "TEXT", "ts": "TIMESTAMP", "flag": "INTEGER", 
             "float": "REAL", "enum": "TEXT"}
 
 
+def _written(name: str) -> list:
+    """The columns a generated table has: the contract's, less the optional ones it does not produce."""
+    return [c for c in TABLES[name].columns if c.absent != "omit"]
+
+
 def _append(conn: sqlite3.Connection, name: str, df: pd.DataFrame) -> None:
-    cols = list(TABLES[name].column_names)
+    cols = [c.name for c in _written(name)]
     arrays = [df[c].to_numpy(dtype=object) if df[c].dtype == object else df[c].tolist() for c in cols]
     conn.executemany(f"INSERT INTO {name} VALUES ({', '.join('?' * len(cols))})", zip(*arrays))
 
