@@ -36,12 +36,13 @@ from .case import Case, case_from_frames  # noqa: E402
 from .data import sample_case_path  # noqa: E402
 from .errors import BackendError, GraphFraudError, InputError, RejectedInputError, SchemaError  # noqa: E402
 from .loaders import load_case  # noqa: E402
-from .detect import DEFAULT_WEIGHTS, account_signals, detect_bursts, detect_campaigns  # noqa: E402
+from .detect import (DEFAULT_WEIGHTS, TransactionParams, account_signals, customer_aggregates,  # noqa: E402
+                     detect_bursts, detect_campaigns, transactions)
 from .graph import (GraphBackend, GraphRecords, NetworkXBackend, build_graph, connect, explore,  # noqa: E402
                     export_neptune_csv, graph_records, read_neptune_csv)
 from .rings import RingResult, find_rings  # noqa: E402
 from .act import (PaymentTest, baseline_metrics, benjamini_hochberg, open_case, payment_outcome_test,  # noqa: E402
-                  payment_outcome_tests, wilson_interval)
+                  payment_outcome_tests, run_etl, wilson_interval, write_etl)
 from .pipeline import AnalysisResult, analyze  # noqa: E402
 from . import queries  # noqa: E402
 # namespaces users reach by name: graphfraud.rules.load_rules, graphfraud.traversals.ring_members, ...
@@ -53,6 +54,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AnalysisResult",
+    "TransactionParams",
+    "transactions",
+    "customer_aggregates",
+    "run_etl",
+    "write_etl",
     "analyze",
     "detect_campaigns",
     "queries",

@@ -158,6 +158,20 @@ def _parser() -> argparse.ArgumentParser:
     _periods(n, window=False)
     n.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
 
+    e = sub.add_parser("etl", formatter_class=_FMT,
+                       help="transaction ETL: USD amounts, flags, risk tiers and customer aggregates for a data lake")
+    _source(e)
+    e.add_argument("--out", type=Path, required=True, help="output folder")
+    e.add_argument("--format", default="parquet", choices=["parquet", "csv"],
+                   help="parquet: one folder per table, transactions partitioned by day (Athena, DuckDB, pyarrow)")
+    e.add_argument("--high-amount", type=_positive, default=5000, help="USD above which a payment is high_amount")
+    e.add_argument("--history-days", type=_positive, default=30, help="days of the account's own history")
+    e.add_argument("--history-multiple", type=_positive, default=5,
+                   help="above_history: amount above this multiple of the account's mean")
+    e.add_argument("--rapid-seconds", type=_positive, default=60,
+                   help="rapid_succession: another payment by the account within this many seconds")
+    e.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+
     g = sub.add_parser("generate", formatter_class=_FMT,
                        help="write a synthetic case (and its ground truth) to a SQLite file")
     g.add_argument("--accounts", type=_at_least(50), required=True, help="number of accounts")
@@ -171,7 +185,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"analyze": _analyze, "generate": _generate, "case": _case, "export": _export}[args.command](args)
+        return {"analyze": _analyze, "generate": _generate, "case": _case, "export": _export,
+                "etl": _etl}[args.command](args)
     except GraphFraudError as exc:
         print(f"graphfraud: error: {exc}", file=sys.stderr)
         return 2
@@ -310,6 +325,37 @@ def _export(args) -> int:
     total = sum(f["bytes"] for f in manifest["files"])
     print(f"{len(records.vertices):,} vertices, {len(records.edges):,} edges in {len(manifest['files'])} file(s), "
           f"{total / 2**20:.1f} MiB: {args.out}/ (manifest.json lists them)")
+    return 0
+
+
+def _etl(args) -> int:
+    from .act.etl import run_etl, write_etl
+    from .act.output import check_writable
+    from .loaders import load_case
+    from .progress import Progress
+
+    check_writable(args.out)
+    progress = Progress(total=3, quiet=args.quiet)
+    path, fmt = _input(args)
+    with progress.stage(f"loading {path}"):
+        case = load_case(path, format=fmt)
+    with progress.stage("converting, flagging and aggregating payments"):
+        result = run_etl(case, high_amount=args.high_amount, history_days=args.history_days,
+                         history_multiple=args.history_multiple, rapid_seconds=args.rapid_seconds)
+    with progress.stage(f"writing {args.out}"):
+        manifest = write_etl(result, args.out, format=args.format)
+    tx = result.transactions
+    first, last = result.period()
+    tiers = ", ".join(f"{t} {int((tx['risk_tier'] == t).sum()):,}" for t in ("HIGH", "MEDIUM", "LOW"))
+    by_stage = result.rejected["stage"].value_counts()
+    period = f"{first} to {last} (first to last payment)" if first is not None else "no payments"
+    print(f"graphfraud etl: {case.source}\n"
+          f"  period         {period}\n"
+          f"  transactions   {len(tx):,} ({tiers})\n"
+          f"  customers      {len(result.customers):,}\n"
+          f"  rejected       {len(result.rejected):,} payment row(s): {int(by_stage.get('load', 0)):,} at load, "
+          f"{int(by_stage.get('conversion', 0)):,} without a USD amount (reasons in the rejected table)\n"
+          f"  outputs        {args.out}/ ({len(manifest['files'])} files, {args.format}; manifest.json lists them)")
     return 0
 
 

@@ -178,7 +178,10 @@ class OutputFolder:
                     target.unlink()
                 except OSError as exc:
                     raise _explain(exc, target) from None
-        for folder in sorted({(self.root / rel).parent for rel in self._previous}, key=lambda p: -len(p.parts)):
+        # every folder above a removed file, deepest first (a day partition, then its table's folder)
+        above = {parent for rel in self._previous for parent in (self.root / rel).parents
+                 if self.root in parent.parents}
+        for folder in sorted(above, key=lambda p: -len(p.parts)):
             if folder != self.root and folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()
         manifest = {**info, "files": [self.files[k] for k in sorted(self.files)]}
