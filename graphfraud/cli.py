@@ -131,6 +131,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="sign the Gremlin websocket with AWS SigV4 (needs graphfraud[neptune])")
     a.add_argument("--no-graph-load", action="store_true",
                    help="the graph store already holds the case (e.g. bulk-loaded): do not upsert it again")
+    a.add_argument("--no-payment-evidence", action="store_true",
+                   help="rings from logins only: leave out the IPs and devices the payments were made from")
     a.add_argument("--allow-rejected", action="store_true",
                    help="continue even when most rows of a table were rejected (the report warns)")
     a.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
@@ -251,7 +253,7 @@ def _analyze(args) -> int:
                       progress=progress, ring_method=args.ring_method, resolution=args.resolution, seed=args.seed,
                       daily_alert_budget=args.alert_budget, open_cases=not args.no_cases, since=args.since,
                       until=args.until, graph=graph, load_graph=not args.no_graph_load, names=_FLAGS,
-                      allow_rejected=args.allow_rejected)
+                      allow_rejected=args.allow_rejected, payment_evidence=not args.no_payment_evidence)
     finally:
         if graph is not None:
             graph.close()

@@ -82,6 +82,7 @@ def analyze(
     load_graph: bool = True,
     names: dict | None = None,
     allow_rejected: bool = False,
+    payment_evidence: bool = True,
 ) -> AnalysisResult:
     """The whole run on ``case``: signals, bursts, rings, rules, SQL baselines, payment tests, report, case folders.
 
@@ -112,7 +113,9 @@ def analyze(
     passes flag names) so that errors name what the user typed. A table with
     half or more of its rows rejected stops the run (``allow_rejected=True``
     continues); more than 2% rejected is a warning in ``warnings``, the report
-    and the CLI summary.
+    and the CLI summary. ``payment_evidence``: payments made from an IP or
+    device (when the case's payments carry them) link accounts like successful
+    logins do; False leaves them out of the rings.
 
     Examples
     --------
@@ -153,7 +156,7 @@ def analyze(
     with progress.stage("risky fail -> EC2 burst detector"):
         bursts = detect_bursts(case, since=since, until=until)
     ring_args = dict(since=since, until=until, method=ring_method, resolution=resolution, seed=seed,
-                     signals=signals, bursts=bursts)
+                     signals=signals, bursts=bursts, payments=payment_evidence)
     if graph is None:
         params["graph"] = None
         with progress.stage(f"rings ({ring_method}, seed {seed}) from the coded activity"):
@@ -163,7 +166,8 @@ def analyze(
         params["graph"] = backend.url
         if load_graph:
             with progress.stage(f"loading the graph into {backend.url}"):
-                params["graph_load"] = backend.load_case(case, since=since, until=until, progress=progress)
+                params["graph_load"] = backend.load_case(case, since=since, until=until, progress=progress,
+                                                         payments=payment_evidence)
         with progress.stage(f"rings ({ring_method}, seed {seed}) from {backend.url}"):
             rings = backend.find_rings(case, **ring_args)
     params["rings"] = rings.params

@@ -110,3 +110,46 @@ def test_currencies_are_kept_when_iso_and_rejected_otherwise(codes):
     assert {i for i, good in enumerate(ok) if not good} - rejected == set()
     assert len(case.payments) + case.row_counts().loc["payments", "rejected"] == len(codes)
     assert set(case.payments["currency"].dropna().astype(str)) <= set(CURRENCIES)
+
+
+def _paying_case():
+    lg = pd.DataFrame({"event_ts": ["2025-08-01 10:00", "2025-08-01 10:10"], "account_id": ["A", "B"],
+                       "ip": ["1.1.1.1", "1.1.1.1"], "country_iso": ["DE", "DE"], "result": ["SUCCESS", "SUCCESS"],
+                       "mfa_used": [1, 0], "device_id": ["d1", None]})
+    pay = _payments(payment_ts=["2025-08-02 10:00", "2025-08-02 10:01"], account_id=["C", "A"], amount_usd=[1.0, 2.0],
+                    ip=["2.2.2.2", None], device_id=["d1", "d9"])
+    return graphfraud.case_from_frames(logins=lg, payments=pay)
+
+
+def test_payment_ips_and_devices_are_evidence_unless_left_out():
+    from graphfraud.graph.activity import entity_activity
+
+    case = _paying_case()
+    rows = entity_activity(case).frame()
+    assert set(zip(rows["account_id"], rows["entity"])) == {
+        ("A", "device:d1"), ("C", "device:d1"), ("A", "device:d9"), ("A", "ip:1.1.1.1"), ("B", "ip:1.1.1.1"),
+        ("C", "ip:2.2.2.2")}
+    rows = entity_activity(case, payments=False).frame()
+    assert set(rows["account_id"]) == {"A", "B"}
+
+
+def test_a_case_without_payment_columns_gives_the_records_it_always_gave():
+    case = graphfraud.load_case(graphfraud.sample_case_path())
+    rec = graphfraud.graph_records(case)
+    assert "payments" not in rec.edges.columns
+    assert rec.edge_properties("USED_IP") == ["logins", "fails", "mfa_share", "first_seen", "last_seen", "success_us"]
+
+
+def test_payment_evidence_is_read_back_the_same_from_every_store(tmp_path):
+    from graphfraud.graph.activity import entity_activity
+
+    case = _paying_case()
+    rec = graphfraud.graph_records(case)
+    edge = rec.edges[rec.edges["gf_id"] == "USED_DEVICE|account:A|device:d1"].iloc[0]
+    assert (edge["logins"], edge["payments"], edge["mfa_share"]) == (1, 0, 1.0)
+    edge = rec.edges[rec.edges["gf_id"] == "USED_DEVICE|account:A|device:d9"].iloc[0]
+    assert (edge["logins"], edge["payments"], edge["mfa_share"]) == (0, 1, None)
+    for url in ("networkx", f"gremlite:///{tmp_path / 's.db'}"):
+        with graphfraud.connect(url) as store:
+            store.load_case(case)
+            assert store.activity().equals(entity_activity(case))

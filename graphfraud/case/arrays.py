@@ -8,7 +8,7 @@ import pandas as pd
 from ..errors import InputError
 from .model import Case
 
-__all__ = ["codes", "distinct_rows", "login_ip_reputation", "resolve_as_of", "run_starts", "window_logins",
+__all__ = ["codes", "distinct_rows", "login_ip_reputation", "resolve_as_of", "run_starts", "window_logins", "payment_evidence",
            "window_mask"]
 
 
@@ -185,6 +185,23 @@ def window_logins(case: Case, since=None, until=None) -> pd.DataFrame:
         "mfa": lg["mfa_used"].to_numpy(dtype=bool)[keep],
         "ts": lg["event_ts"].to_numpy(dtype="datetime64[us]")[keep],
     })
+
+
+def payment_evidence(case: Case, since=None, until=None) -> pd.DataFrame | None:
+    """Payments in ``[since, until]`` with an IP or device: ``account_id, ip, device_id, payment_ts``.
+
+    None when the case's payments carry neither column (a case without the money side).
+    """
+    pay = case.payments
+    if "ip" not in pay and "device_id" not in pay:
+        return None
+    keep = window_mask(pay["payment_ts"], since, until)
+    out = pd.DataFrame({"account_id": pay["account_id"][keep].to_numpy(dtype=object),
+                        "payment_ts": pay["payment_ts"].to_numpy()[keep]})
+    for c in ("ip", "device_id"):
+        out[c] = pay[c][keep].reset_index(drop=True) if c in pay else pd.Series([None] * len(out), dtype=object)
+    out = out[out["ip"].notna().to_numpy() | out["device_id"].notna().to_numpy()]
+    return out.reset_index(drop=True)
 
 
 def run_starts(*keys: np.ndarray) -> np.ndarray:

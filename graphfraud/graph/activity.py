@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from ..case import Case
-from ..case.arrays import run_starts, sort_order, window_mask
+from ..case.arrays import payment_evidence, run_starts, sort_order, window_mask
+from ..case.validate import union_categories
 from ..errors import InputError
 from .records import decode_times
 
@@ -134,12 +135,15 @@ def activity_from_rows(account_ids, kinds, values, ts_seconds) -> Activity:
                     np.asarray(accounts, dtype=object), entities, np.concatenate(is_device).astype(bool))
 
 
-def entity_activity(case: Case, since=None, until=None, exclude_ips=()) -> Activity:
-    """Successful logins on IPs and devices in ``[since, until]`` as a coded :class:`Activity`.
+def entity_activity(case: Case, since=None, until=None, exclude_ips=(), payments: bool = True) -> Activity:
+    """Successful logins (and payments) on IPs and devices in ``[since, until]`` as a coded :class:`Activity`.
 
     Only SUCCESS logins count: failing against an account is not evidence of
-    controlling it. IPs in ``exclude_ips`` (campaigns) are left out. Works on the
-    columns' integer codes (the loader's categories): no string is made per login.
+    controlling it. A payment made from an IP or device is evidence like a
+    successful login when the case's payments carry ``ip``/``device_id`` (the
+    money side); ``payments=False`` leaves them out. IPs in ``exclude_ips``
+    (campaigns) are left out. Works on the columns' integer codes (the loader's
+    categories): no string is made per login.
 
     Examples
     --------
@@ -153,9 +157,18 @@ def entity_activity(case: Case, since=None, until=None, exclude_ips=()) -> Activ
     lg = case.logins
     keep = window_mask(lg["event_ts"], since, until) & (lg["result"].to_numpy() == "SUCCESS")
     ts = lg["event_ts"].to_numpy(dtype="datetime64[s]")[keep].view(np.int64)
-    acct, accounts = _sorted_codes(lg["account_id"], keep)
-    ip, ips = _sorted_codes(lg["ip"], keep, drop=set(map(str, exclude_ips)))
-    dev, devices = _sorted_codes(lg["device_id"], keep)
+    columns = {c: lg[c] for c in ("account_id", "ip", "device_id")}
+    pay = payment_evidence(case, since, until) if payments else None
+    if pay is not None and len(pay):
+        # the payments' rows join the kept logins' rows: one set of codes for both
+        columns = {c: pd.Series(union_categories([_as_category(lg[c][keep]), _as_category(pay[c])]))
+                   for c in columns}
+        ts = np.concatenate([ts, pay["payment_ts"].to_numpy(dtype="datetime64[s]").view(np.int64)])
+        keep = np.ones(len(ts), dtype=bool)
+    acct, accounts = _sorted_codes(columns["account_id"], keep)
+    ip, ips = _sorted_codes(columns["ip"], keep, drop=set(map(str, exclude_ips)))
+    dev, devices = _sorted_codes(columns["device_id"], keep)
+    del columns
     entities = np.array(["device:" + d for d in devices] + ["ip:" + i for i in ips], dtype=object)
     is_device = np.arange(len(entities)) < len(devices)
     # keep only the accounts and entities that have a row, as a store's evidence would
@@ -173,6 +186,13 @@ def entity_activity(case: Case, since=None, until=None, exclude_ips=()) -> Activ
     del ip, acct, ts
     return Activity(np.concatenate([b[1] for b in blocks]), np.concatenate([b[0] for b in blocks]),
                     np.concatenate([b[2] for b in blocks]), accounts[a_used], entities[e_used], is_device[e_used])
+
+
+def _as_category(s: pd.Series) -> pd.Series:
+    s = s.reset_index(drop=True)
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return s
+    return s.astype(object).astype("category")
 
 
 def _distinct_sorted(entity: np.ndarray, account: np.ndarray, ts: np.ndarray):

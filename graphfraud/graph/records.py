@@ -23,6 +23,10 @@ asn        gf_id, name
 Edges (``src`` → ``dst`` are vertex ``gf_id``): ``USED_IP`` and ``USED_DEVICE``
 (account → ip/device: logins, fails, mfa_share, first_seen, last_seen,
 success_us), ``LOGGED_IN_FROM`` (account → country: logins), ``IN_ASN`` (ip → asn).
+When the case's payments carry ``ip``/``device_id`` (the money side), a payment is
+evidence like a successful login: its time joins ``success_us``, the edge gains
+``payments`` (its count; ``logins`` still counts logins only) and ``n_accounts``
+counts payers too. A case without them gives the records it always gave.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from ..case import Case
-from ..case.arrays import run_starts, sort_order, window_logins
+from ..case.arrays import payment_evidence, run_starts, sort_order, window_logins
 
 __all__ = ["GraphRecords", "graph_records", "PROPERTY_TYPES", "EVIDENCE_LABELS",
            "RING_PROPERTIES", "encode_times", "decode_times", "edge_id"]
@@ -42,7 +46,7 @@ __all__ = ["GraphRecords", "graph_records", "PROPERTY_TYPES", "EVIDENCE_LABELS",
 PROPERTY_TYPES = {
     "gf_id": "String", "name": "String", "risk_score": "Int", "is_tor": "Bool", "asn": "Long",
     "n_accounts": "Int", "logins": "Int", "fails": "Int", "mfa_share": "Double", "first_seen": "String",
-    "last_seen": "String", "success_us": "String",
+    "last_seen": "String", "success_us": "String", "payments": "Int",
     "ring_id": "String", "ring_score": "Double", "ring_flagged": "Bool", "ring_size": "Int",
 }
 #: edge label -> entity type of the evidence it carries
@@ -71,7 +75,10 @@ class GraphRecords:
         return ["name"] + _VERTEX_PROPS[label]
 
     def edge_properties(self, label: str) -> list[str]:
-        return list(_EDGE_PROPS[label])
+        props = list(_EDGE_PROPS[label])
+        if label in EVIDENCE_LABELS and "payments" in self.edges.columns:
+            props.insert(props.index("success_us"), "payments")
+        return props
 
     def vertex_rows(self, label: str | None = None):
         """Dicts of ``gf_id``, ``label`` and the label's properties (None values left out)."""
@@ -156,6 +163,12 @@ def _edge_groups(acct: np.ndarray, value, sub: pd.DataFrame, acct_names: np.ndar
         "mfa_share": (np.add.reduceat(mfa, starts) / n) if len(starts) else n.astype(float),
         "first_seen": ts[starts], "last_seen": ts[np.append(starts[1:], len(key)) - 1] if len(starts) else ts,
     })
+    if "payment" in sub:
+        paid = np.add.reduceat(sub["payment"].to_numpy()[order].astype(np.int64), starts) if len(starts) else n
+        agg["payments"] = paid
+        agg["logins"] = n - paid
+        with np.errstate(invalid="ignore", divide="ignore"):
+            agg["mfa_share"] = np.where(n > paid, agg["mfa_share"].to_numpy() * n / np.maximum(n - paid, 1), np.nan)
     # distinct success times per group: ts is sorted within each key, so runs of (key, ts) dedupe it
     sk, st = key[ok], ts[ok]
     first = run_starts(sk, st)
@@ -166,8 +179,11 @@ def _edge_groups(acct: np.ndarray, value, sub: pd.DataFrame, acct_names: np.ndar
     return agg, success
 
 
-def graph_records(case: Case, since=None, until=None) -> GraphRecords:
+def graph_records(case: Case, since=None, until=None, payments: bool = True) -> GraphRecords:
     """Vertices and edges of the account–IP–device–country–ASN graph from the logins in ``[since, until]``.
+
+    ``payments``: a case whose payments carry ``ip``/``device_id`` adds them as
+    evidence (see the module docstring); False leaves them out.
 
     Sorted by ``gf_id`` so the same case always gives the same records.
 
@@ -184,6 +200,14 @@ def graph_records(case: Case, since=None, until=None) -> GraphRecords:
     [['account:A', 1, 0], ['account:B', 1, 1]]
     """
     df = window_logins(case, since, until)
+    pay = payment_evidence(case, since, until) if payments else None
+    if pay is not None:
+        df["payment"] = False
+        df = pd.concat([df, pd.DataFrame({
+            "account": pay["account_id"].to_numpy(dtype=object), "ip": pay["ip"].to_numpy(dtype=object),
+            "device": pay["device_id"].to_numpy(dtype=object), "country": None, "fail": False, "success": True,
+            "mfa": False, "ts": pay["payment_ts"].to_numpy(dtype="datetime64[us]"), "payment": True})],
+            ignore_index=True)
     df["ts"] = df["ts"].to_numpy(dtype="datetime64[us]").view(np.int64)
     vertices, edges = [], []
     accounts = pd.unique(df["account"])
@@ -202,6 +226,7 @@ def graph_records(case: Case, since=None, until=None) -> GraphRecords:
             "fails": agg["fails"].astype(int).to_numpy(dtype=object),
             "mfa_share": agg["mfa_share"].astype(float).to_numpy(dtype=object),
             "first_seen": _iso(agg["first_seen"].to_numpy()), "last_seen": _iso(agg["last_seen"].to_numpy()),
+            **({"payments": agg["payments"].astype(int).to_numpy(dtype=object)} if "payments" in agg else {}),
             "success_us": success_us,
         }))
         per = sub.groupby(kind)["account"].nunique()
@@ -224,7 +249,7 @@ def graph_records(case: Case, since=None, until=None) -> GraphRecords:
                                            "src": src.to_numpy(), "dst": dst.to_numpy()}))
         vertices.append(v)
 
-    sub = df[df["country"].notna()]
+    sub = df[df["country"].notna()]  # payment rows have none: LOGGED_IN_FROM counts logins
     per = sub.groupby(["account", "country"], sort=True).size()
     countries = sorted(set(sub["country"].unique()))  # distinct first: iterating 30M Arrow strings is slow
     vertices.append(pd.DataFrame({"gf_id": [f"country:{c}" for c in countries], "label": "country",

@@ -85,6 +85,7 @@ def find_rings(
     signals: pd.DataFrame | None = None,
     bursts: pd.DataFrame | None = None,
     graph=None,
+    payments: bool = True,
 ) -> RingResult:
     """Find groups of accounts under common control: rings, and honest groups run by one hand.
 
@@ -122,6 +123,9 @@ def find_rings(
         a :class:`~graphfraud.graph.stores.GraphBackend` the case was loaded into: the
         evidence is read back from it (same answer, any store). Default: computed
         from the case's logins directly.
+    payments
+        payments made from an IP or device count as evidence like successful logins
+        (when the case's payments carry ``ip``/``device_id``); False leaves them out.
 
     Examples
     --------
@@ -143,13 +147,15 @@ def find_rings(
                   until=None if until is None else str(pd.Timestamp(until)), method=method, resolution=resolution,
                   seed=seed, max_entity_accounts=max_entity_accounts, alpha=alpha, edge_pvalue=edge_pvalue,
                   min_evidence_days=min_evidence_days, campaign_min_victims=campaign_min_victims,
-                  hub_spike_pvalue=hub_spike_pvalue, member_pvalue=member_pvalue, time_scales={k: list(v) for k, v in TIME_SCALES.items()})
+                  hub_spike_pvalue=hub_spike_pvalue, member_pvalue=member_pvalue, time_scales={k: list(v) for k, v in TIME_SCALES.items()},
+                  payment_evidence=bool(payments) and ("ip" in case.payments or "device_id" in case.payments))
     campaigns = detect_campaigns(case, since, until, min_victims=campaign_min_victims)
-    source = graph.activity if graph is not None else partial(entity_activity, case)
+    source = graph.activity if graph is not None else partial(entity_activity, case, payments=payments)
     activity = source(since, until, exclude_ips=campaigns["ip"].tolist())
     if graph is not None:
         _check_store_holds_this_case(graph.url, activity, entity_activity(case, since, until,
-                                                                         exclude_ips=campaigns["ip"].tolist()))
+                                                                         exclude_ips=campaigns["ip"].tolist(),
+                                                                         payments=payments))
     params["graph"] = graph.url if graph is not None else None
     return rings_from_activity(case, activity, campaigns, params, signals=signals, bursts=bursts)
 

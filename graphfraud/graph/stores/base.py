@@ -39,7 +39,7 @@ class GraphBackend(ABC):
 
     # ------------------------------------------------------------------ the flow
     def load_case(self, case: Case, since=None, until=None, progress: Progress | None = None,
-                  records: GraphRecords | None = None, bulk: bool = True) -> dict:
+                  records: GraphRecords | None = None, bulk: bool = True, payments: bool = True) -> dict:
         """Load the case's graph (see :mod:`graphfraud.graph.records`): vertices first, then edges.
 
         Elements are keyed by ``gf_id``, so loading twice, or again after an
@@ -48,7 +48,8 @@ class GraphBackend(ABC):
         elements it lacks inserted and those stored otherwise updated, straight in
         its tables, in one transaction; any Gremlin store: elements already stored
         as recorded are skipped) and upserts the rest; ``bulk=False`` upserts
-        every element.
+        every element. ``payments`` adds the payments' IPs and devices as evidence
+        (see :func:`~graphfraud.graph.records.graph_records`).
 
         Returns counts and timings: ``vertices``, ``edges`` (in the records),
         ``unchanged`` (already stored as recorded), ``inserted`` and ``updated``
@@ -57,7 +58,7 @@ class GraphBackend(ABC):
         """
         started = time.perf_counter()
         progress = progress or Progress(quiet=True)
-        records = records if records is not None else graph_records(case, since, until)
+        records = records if records is not None else graph_records(case, since, until, payments=payments)
         stats = {"vertices": len(records.vertices), "edges": len(records.edges), "unchanged": 0, "inserted": 0,
                  "updated": 0, "upserted": 0, "writer": "upserts", "bulk_seconds": 0.0}
         t0 = time.perf_counter()
