@@ -30,9 +30,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
-STAGES = ["loading", "account signals", "risky fail", "rings", "rule proposals", "baseline metrics",
+STAGES = ["loading", "account signals", "risky fail", "rings", "money side", "rule proposals", "baseline metrics",
           "payment-outcome tests", "writing", "opening"]
-SHORT = ["load", "signals", "bursts", "rings", "rules", "baselines", "payment tests", "writing", "cases"]
+SHORT = ["load", "signals", "bursts", "rings", "money", "rules", "baselines", "payment tests", "writing", "cases"]
 
 
 def ensure_case(n: int, seed: int = 1) -> Path:

@@ -1,9 +1,12 @@
 """graphfraud: find fraud rings and account compromise in cloud-account and payment data.
 
 Load a case (six tables: users, logins, ip_reputation, ec2_activity, payments,
-security_findings), compute per-account signals, detect risky failed logins
-followed by EC2 bursts, and test whether flagged accounts have worse payment
-outcomes.
+security_findings; optionally the money side: payment ids, currencies,
+merchants, payment IPs/devices, a blocklist and FX rates), compute per-account
+signals, detect risky failed logins followed by EC2 bursts, find rings, test
+whether flagged accounts have worse payment outcomes, and on the money side
+convert and flag transactions, find micro-window spikes and measure exposure to
+known-bad accounts.
 
 Examples
 --------
@@ -36,11 +39,12 @@ from .case import Case, case_from_frames  # noqa: E402
 from .data import sample_case_path  # noqa: E402
 from .errors import BackendError, GraphFraudError, InputError, RejectedInputError, SchemaError  # noqa: E402
 from .loaders import load_case  # noqa: E402
-from .detect import (DEFAULT_WEIGHTS, TransactionParams, account_signals, customer_aggregates,  # noqa: E402
-                     detect_bursts, detect_campaigns, transactions)
+from .detect import (DEFAULT_WEIGHTS, MicroParams, MicroState, TransactionParams, account_signals,  # noqa: E402
+                     customer_aggregates, detect_bursts, detect_campaigns, micro_windows, spike_counts,
+                     transactions)
 from .graph import (GraphBackend, GraphRecords, NetworkXBackend, build_graph, connect, explore,  # noqa: E402
                     export_neptune_csv, graph_records, read_neptune_csv)
-from .rings import RingResult, find_rings  # noqa: E402
+from .rings import ExposureParams, RingResult, exposure, find_rings, known_bad_seeds  # noqa: E402
 from .act import (PaymentTest, baseline_metrics, benjamini_hochberg, open_case, payment_outcome_test,  # noqa: E402
                   payment_outcome_tests, run_etl, wilson_interval, write_etl)
 from .pipeline import AnalysisResult, analyze  # noqa: E402
@@ -59,6 +63,13 @@ __all__ = [
     "customer_aggregates",
     "run_etl",
     "write_etl",
+    "MicroParams",
+    "MicroState",
+    "micro_windows",
+    "spike_counts",
+    "ExposureParams",
+    "exposure",
+    "known_bad_seeds",
     "analyze",
     "detect_campaigns",
     "queries",

@@ -249,6 +249,9 @@ def _analyze(args) -> int:
     try:
         with progress.stage(f"loading {path}"):
             case = load_case(path, format=fmt)
+        from .act.money import has_money_side
+
+        progress.total += has_money_side(case)  # one more stage: transactions, micro windows, exposure
         res = analyze(case, args.out, window_days=args.window_days, as_of=args.as_of, top_share=args.top_share,
                       progress=progress, ring_method=args.ring_method, resolution=args.resolution, seed=args.seed,
                       daily_alert_budget=args.alert_budget, open_cases=not args.no_cases, since=args.since,

@@ -43,6 +43,7 @@ class AnalysisResult:
     files: dict[str, Path] = field(default_factory=dict)
     periods: Periods | None = None
     warnings: tuple = ()
+    money: object = None  # graphfraud.act.money.MoneySide, for a case with the money side
 
 
 def top_share_accounts(signals: pd.DataFrame, share: float = 0.05, column: str = "composite") -> list[str]:
@@ -127,8 +128,9 @@ def analyze(
     '2025-08-01 00:00:00 to 2025-09-14 23:59:00 (45.0 days)'
     """
     from .act.cases import open_ring_cases
+    from .act.money import has_money_side, money_side, with_ring_spikes
     from .act.report import write_report
-    from .act.rules import Rule, account_features, propose_rules, rules_text
+    from .act.rules import Rule, account_features, candidate_rules, propose_rules, rules_text
 
     n = {"seed": "seed", "top_share": "top_share", "daily_alert_budget": "daily_alert_budget", "top_ips": "top_ips",
          **(names or {})}
@@ -171,11 +173,18 @@ def analyze(
         with progress.stage(f"rings ({ring_method}, seed {seed}) from {backend.url}"):
             rings = backend.find_rings(case, **ring_args)
     params["rings"] = rings.params
+    money = None
+    if has_money_side(case):
+        with progress.stage("money side: transactions, micro windows, exposure"):
+            money = money_side(case, as_of=until)
+            rings = with_ring_spikes(rings, money, periods.analysis)
+        params["money"] = _money_params(money)
     with progress.stage("rule proposals"):
         window_bursts = detect_bursts(case, since=periods.signal_window.start, until=periods.signal_window.end)
         features = account_features(case, signals, window_bursts, rings, rings.campaigns,
-                                    period=periods.signal_window)
-        rules = propose_rules(features, case, periods.signal_window, daily_alert_budget)
+                                    period=periods.signal_window, money=money)
+        rules = propose_rules(features, case, periods.signal_window, daily_alert_budget,
+                              rules=candidate_rules(money=money is not None))
     with progress.stage("baseline metrics"):
         # the same tables as queries/daily_fail_rate.sql etc. (tested equal), grouped on codes
         baselines = baseline_metrics(case, top_ips=top_ips)
@@ -188,7 +197,7 @@ def analyze(
         }
         tests = payment_outcome_tests(case, cohorts)
     result = AnalysisResult(case, signals, bursts, tests, baselines, params, rings, rules, periods=periods,
-                            warnings=tuple(warnings))
+                            warnings=tuple(warnings), money=money)
     if out is None:
         return result
     with progress.stage(f"writing {out.root}"):
@@ -198,7 +207,7 @@ def analyze(
                          ("baseline_top_failing_ips", baselines["top_failing_ips"]),
                          ("baseline_ip_risk_distribution", baselines["ip_risk_distribution"]),
                          ("rings", rings.rings), ("ring_summary", rings.summary), ("campaigns", rings.campaigns),
-                         ("hubs", rings.hubs), ("rules", rules)):
+                         ("hubs", rings.hubs), ("rules", rules), *_money_outputs(money)):
             result.files[name] = out.csv(f"{name}.csv", df)
         result.files["rejected_rows"] = out.path("rejected_rows.csv")
         chosen = [Rule.from_dict(r) for r in _selected_rule_dicts(rules)]
@@ -207,13 +216,31 @@ def analyze(
         result.files.update(write_report(result, out))
     if open_cases and len(rings.flagged):
         with progress.stage(f"opening {len(rings.flagged)} ring case(s)"):
-            index = open_ring_cases(case, rings, out.root / "cases", signals, bursts, periods=periods)
+            index = open_ring_cases(case, rings, out.root / "cases", signals, bursts, periods=periods, money=money)
             for f in sorted((out.root / "cases").rglob("*")):
                 if f.is_file() and not f.name.startswith("."):
                     out.adopt(f)
             result.files["cases_index"] = out.csv("cases/index.csv", index)
     out.finish(_manifest_info(case, params, periods))
     return result
+
+
+def _money_outputs(money) -> list[tuple[str, pd.DataFrame]]:
+    """The money side's files: spike episodes, exposure, customers, MEDIUM/HIGH payments, unconverted payments."""
+    if money is None:
+        return []
+    tx = money.transactions
+    return [("micro_alerts", money.micro_alerts), ("exposure", money.exposure), ("customer_risk", money.customers),
+            ("flagged_transactions", tx[(tx["risk_tier"] != "LOW").to_numpy()].drop(columns=["day"])),
+            ("transactions_rejected", money.rejected)]
+
+
+def _money_params(money) -> dict:
+    first, last = money.period()
+    return {"payments_from": None if first is None else str(first), "payments_to": None if last is None else str(last),
+            "transactions": len(money.transactions), "not_converted": len(money.rejected),
+            "micro_alerts": len(money.micro_alerts), "exposure_as_of": None if money.as_of is None else str(money.as_of),
+            "seeds": 0 if money.seeds is None else len(money.seeds)}
 
 
 def rejection_warnings(case: Case, allow_rejected: bool = False, flag: str = "allow_rejected=True") -> list[str]:

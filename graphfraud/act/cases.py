@@ -28,6 +28,7 @@ from ..errors import InputError
 from ..graph.build import build_graph
 from ..graph.view import annotate_rings, explore, write_assets
 from ..rings import RingResult
+from .money import has_money_side, money_side, with_ring_spikes
 from .report import markdown_table, md_escape
 
 __all__ = ["open_case", "open_ring_cases", "recommended_actions", "formula_safe", "CASE_FILES", "ASSETS",
@@ -166,7 +167,7 @@ def _default_periods(case: Case, rings: RingResult, periods, since, until) -> Pe
 
 def open_ring_cases(case: Case, rings: RingResult, out_dir: str | Path, signals: pd.DataFrame | None = None,
                     bursts: pd.DataFrame | None = None, periods: Periods | None = None, since=None, until=None,
-                    ring_ids=None, graph=None) -> pd.DataFrame:
+                    ring_ids=None, graph=None, money=None) -> pd.DataFrame:
     """Write a case folder ``<out_dir>/<ring_id>/`` for each flagged ring (or each of ``ring_ids``).
 
     ``analyze`` and ``graphfraud case open`` both call this, so a folder is the
@@ -184,6 +185,12 @@ def open_ring_cases(case: Case, rings: RingResult, out_dir: str | Path, signals:
     rings and cut by ring in one grouped pass. vis-network is written once, to
     ``<out_dir>/_assets/`` (``ASSETS``), and each ``graph.html`` refers to it as
     ``../_assets/...``: keep that folder beside a ring folder you move.
+
+    ``money`` (a :class:`~graphfraud.act.money.MoneySide`) adds, for a case with
+    the money side, ``micro_alerts.csv`` (spike episodes on a member or naming
+    one), ``flagged_transactions.csv`` (members' MEDIUM/HIGH payments) and
+    ``exposure.csv`` (members' exposure to known-bad), all of the analysis period,
+    to each folder, case.json and summary.md.
 
     Returns the index, one row per folder: ``ring_id, size, score, pvalue,
     folder`` (``folder`` relative to ``out_dir``).
@@ -214,6 +221,8 @@ def open_ring_cases(case: Case, rings: RingResult, out_dir: str | Path, signals:
     evidence = _evidence_tables(near, periods, member_ring)
     tables = {**evidence, "shared_infrastructure": _infrastructure(near, periods, member_ring, rings.campaigns),
               "members": _member_table(case, member_ring, evidence, bursts, signals)}
+    if money is not None:
+        tables.update(_money_tables(money, member_ring, periods))
     by_ring = {name: _ByRing(df) for name, df in tables.items()}
     ring_bursts = None
     if bursts is not None and len(bursts):
@@ -235,7 +244,7 @@ def open_ring_cases(case: Case, rings: RingResult, out_dir: str | Path, signals:
 def open_case(case: Case, ring_id: str, out_dir: str | Path, rings: RingResult | None = None,
               signals: pd.DataFrame | None = None, bursts: pd.DataFrame | None = None, graph=None,
               periods: Periods | None = None, since=None, until=None, window_days: float = 14, as_of=None,
-              store=None, **ring_params) -> Path:
+              store=None, money=None, **ring_params) -> Path:
     """Write ``<out_dir>/<ring_id>/``: case.json, members, shared infrastructure, evidence CSVs, graph and summary.
 
     vis-network goes to ``<out_dir>/_assets/``, shared with any other ring
@@ -288,8 +297,11 @@ def open_case(case: Case, ring_id: str, out_dir: str | Path, rings: RingResult |
             finally:
                 if not isinstance(store, GraphBackend):
                     backend.close()
+    if money is None and has_money_side(case):
+        money = money_side(case, as_of=(periods.analysis.end if periods is not None else until))
+        rings = with_ring_spikes(rings, money, periods.analysis if periods is not None else None)
     index = open_ring_cases(case, rings, out_dir, signals, bursts, periods=periods, since=since, until=until,
-                            ring_ids=[ring_id], graph=graph)
+                            ring_ids=[ring_id], graph=graph, money=money)
     return Path(out_dir) / index["folder"].iloc[0]
 
 
@@ -403,7 +415,7 @@ def _write_folder(folder: Path, ring_id: str, row: pd.Series, members: list[str]
     ``assets`` is the shared vis-network folder the page refers to (None: the page inlines it).
     """
     folder.mkdir(parents=True, exist_ok=True)
-    for name in (*_EVIDENCE, "shared_infrastructure", "members"):
+    for name in (*_EVIDENCE, "shared_infrastructure", "members", *[m for m in MONEY_FILES if m in csv]):
         (folder / f"{name}.csv").write_text(csv[name], encoding="utf-8")
     logins, found, infra, mem = raw["logins"], raw["security_findings"], raw["shared_infrastructure"], raw["members"]
     bad = raw["payments"][raw["payments"]["status"].isin(list(BAD_PAYMENT_STATUSES)).to_numpy()]
@@ -426,6 +438,7 @@ def _write_folder(folder: Path, ring_id: str, row: pd.Series, members: list[str]
                             "bad_payments": len(bad), "security_findings": len(found),
                             "burst_triggers": int(mem["burst_triggers"].sum())},
         "recommended_actions": recommended_actions(row),
+        **({"money_side": _money_doc(raw)} if "micro_alerts" in raw else {}),
         # since/until as resolved (None meant the whole case), so the folder reads the same whoever opened it
         "parameters": {k: _jsonable(v) for k, v in {**rings.params, "since": periods.analysis.start,
                                                      "until": periods.analysis.end}.items()},
@@ -433,7 +446,7 @@ def _write_folder(folder: Path, ring_id: str, row: pd.Series, members: list[str]
     }
     (folder / "case.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     explore(graph, ring=ring_id, hops=1, path=folder / "graph.html", title=f"Ring {ring_id}", assets=assets)
-    (folder / "summary.md").write_text(_summary_md(doc, mem, infra, periods), encoding="utf-8")
+    (folder / "summary.md").write_text(_summary_md(doc, mem, infra, periods, raw), encoding="utf-8")
 
 
 def _member_table(case: Case, member_ring: pd.Series, evidence: dict, bursts, signals) -> pd.DataFrame:
@@ -524,7 +537,7 @@ def _columns(df: pd.DataFrame, *names: str) -> list[list]:
     return [df[c].tolist() for c in names]
 
 
-def _summary_md(doc, mem, infra, periods: Periods) -> str:
+def _summary_md(doc, mem, infra, periods: Periods, raw: dict | None = None) -> str:
     comp = ", ".join(f"{_md(k)} {v:.2f}" for k, v in doc["score_components"].items() if v is not None)
     counts = doc["evidence_counts"]
     lines = [
@@ -564,4 +577,65 @@ def _summary_md(doc, mem, infra, periods: Periods) -> str:
         "graph.html opens offline.",
         "",
     ]
+    if raw is not None and "micro_alerts" in raw:
+        lines += _money_md(raw)
     return "\n".join(lines)
+
+
+#: the money side's per-ring files (a case with the money side only)
+MONEY_FILES = ("micro_alerts", "flagged_transactions", "exposure")
+
+
+def _money_tables(money, member_ring: pd.Series, periods: Periods) -> dict[str, pd.DataFrame]:
+    """Per ring (in ``_ring``): spike episodes naming a member, members' MEDIUM/HIGH payments, members' exposure."""
+    al = money.micro_alerts
+    al = al[periods.analysis.mask(al["window_end"])] if len(al) else al
+    idx, ring = [], []
+    members = set(member_ring.index)
+    for i, (kind, entity, accounts) in enumerate(zip(al["entity_type"], al["entity"], al["accounts"])):
+        named = {entity} if kind == "account" else set(str(accounts).split(";"))
+        for r in sorted({member_ring[a] for a in named & members}):
+            idx.append(i)
+            ring.append(r)
+    alerts = al.iloc[idx].reset_index(drop=True).assign(_ring=ring)
+    tx = money.transactions
+    keep = periods.analysis.mask(tx["payment_ts"]) & (tx["risk_tier"] != "LOW").to_numpy() & \
+        tx["account_id"].isin(members).to_numpy()
+    flagged = tx[keep].drop(columns=["day"]).reset_index(drop=True)
+    flagged = flagged.assign(_ring=member_ring.reindex(flagged["account_id"]).to_numpy())
+    expo = money.exposure[money.exposure["account_id"].isin(members)].reset_index(drop=True)
+    expo = expo.assign(hops=expo["hops"].astype(object), _ring=member_ring.reindex(expo["account_id"]).to_numpy())
+    return {"micro_alerts": alerts, "flagged_transactions": flagged, "exposure": expo}
+
+
+def _money_doc(raw: dict) -> dict:
+    al, tx, ex = raw["micro_alerts"], raw["flagged_transactions"], raw["exposure"]
+    return {"micro_alerts": len(al), "spiking_entities": sorted(set(al["entity_type"] + " " + al["entity"].astype(str)))
+            if len(al) else [], "flagged_transactions": len(tx),
+            "high_risk_transactions": int((tx["risk_tier"] == "HIGH").sum()) if len(tx) else 0,
+            "max_member_exposure": _jsonable(ex["exposure"].max()) if len(ex) else None,
+            "members_near_known_bad": int(ex["hops"].notna().sum()) if len(ex) else 0}
+
+
+def _money_md(raw: dict) -> list[str]:
+    al, tx, ex = raw["micro_alerts"], raw["flagged_transactions"], raw["exposure"]
+    top = al.sort_values("score", ascending=False).head(10) if len(al) else al
+    near = ex[ex["hops"].notna()].head(10) if len(ex) else ex
+    return [
+        "## Money side (analysis period)",
+        "",
+        f"{len(al):,} micro-window spike episode(s) on members or naming them (micro_alerts.csv); "
+        f"{len(tx):,} MEDIUM/HIGH payment(s) by members (flagged_transactions.csv); "
+        f"{len(near):,} member(s) with a path to a known-bad account, IP or device (exposure.csv).",
+        "",
+        markdown_table(top[["entity_type", "entity", "metric", "window_start", "window_end", "value", "baseline",
+                            "score"]]) if len(top) else "_No spike involved a member._",
+        "",
+        markdown_table(tx.sort_values("risk_score", ascending=False).head(10)[
+            ["payment_ts", "account_id", "amount_usd", "risk_score", "risk_tier", "reasons"]])
+        if len(tx) else "_No member payment was MEDIUM or HIGH risk._",
+        "",
+        markdown_table(near[["account_id", "exposure", "hops", "nearest_known_bad", "path"]])
+        if len(near) else "_No member has a path to a known-bad account, IP or device._",
+        "",
+    ]

@@ -204,6 +204,14 @@ def _ring_sections(result) -> list[str]:
     return out
 
 
+def _money_sections(result) -> list[str]:
+    if getattr(result, "money", None) is None:
+        return []
+    from .money_report import money_sections  # builds on this module's tables
+
+    return money_sections(result)
+
+
 def write_report(result, out) -> dict[str, Path]:
     """Write ``report.md`` and ``daily_fail_rate.png`` for an :class:`~graphfraud.pipeline.AnalysisResult`.
 
@@ -214,11 +222,19 @@ def write_report(result, out) -> dict[str, Path]:
 
     png = daily_fail_rate_chart(result.baselines["daily_fail_rate"], result.bursts)
     text = report_markdown(result)
+    charts = {"daily_fail_rate.png": png}
+    money = getattr(result, "money", None)
+    if money is not None and len(money.micro_alerts):
+        from .money_report import SPIKE_CHART, spike_timeline_chart
+
+        charts[SPIKE_CHART] = spike_timeline_chart(money.micro_alerts, result.rings)
+    names = {"daily_fail_rate.png": "chart", "micro_spikes.png": "spike_chart"}
     if isinstance(out, OutputFolder):
-        return {"chart": out.bytes("daily_fail_rate.png", png), "report": out.text("report.md", text)}
+        files = {names[n]: out.bytes(n, data) for n, data in charts.items()}
+        return {**files, "report": out.text("report.md", text)}
     out = Path(out)
-    return {"chart": atomic_write_bytes(out / "daily_fail_rate.png", png),
-            "report": atomic_write_bytes(out / "report.md", text.encode("utf-8"))}
+    files = {names[n]: atomic_write_bytes(out / n, data) for n, data in charts.items()}
+    return {**files, "report": atomic_write_bytes(out / "report.md", text.encode("utf-8"))}
 
 
 def _n(x) -> str:
@@ -376,6 +392,7 @@ def report_markdown(result) -> str:
                               "relative_risk", "pvalue", "pvalue_bh", "warning"]]),
         "",
         *_ring_sections(result),
+        *_money_sections(result),
         "## Highest composite scores (signal window)",
         "",
         markdown_table(top.head(10)),

@@ -27,7 +27,7 @@ __all__ = ["Rule", "account_features", "evaluate_rules", "candidate_rules", "pro
 
 # Lower friction first: an honest customer barely notices a step-up, suspension locks them out.
 ACTION_FRICTION = {"MFA step-up": 1, "force password reset": 2, "throttle EC2 provisioning": 2, "open a case": 2,
-                   "suspend account": 3}
+                   "hold payments for review": 2, "suspend account": 3}
 
 _OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq}
 
@@ -128,7 +128,8 @@ def _yaml():
 
 
 def account_features(case: Case, signals: pd.DataFrame, bursts: pd.DataFrame | None = None,
-                     rings=None, campaigns: pd.DataFrame | None = None, period: Period | None = None) -> pd.DataFrame:
+                     rings=None, campaigns: pd.DataFrame | None = None, period: Period | None = None,
+                     money=None) -> pd.DataFrame:
     """One row per account with signals: the signals plus burst, ring and campaign features, over one period.
 
     The signals describe the signal window, so every event feature is counted in
@@ -138,7 +139,10 @@ def account_features(case: Case, signals: pd.DataFrame, bursts: pd.DataFrame | N
     ``campaign_success`` (a successful login from a campaign IP in the period: a
     likely takeover) and ``in_flagged_ring`` (member of a flagged ring found over
     the analysis period, and active in this period since it has signals).
-    ``attrs["period"]`` records the period.
+    With ``money`` (a :class:`~graphfraud.act.money.MoneySide`) the money-side
+    features join them (:func:`~graphfraud.act.money.money_features`: payments by
+    tier and flag and micro-window spikes in the same period, exposure as of the
+    analysis end). ``attrs["period"]`` records the period.
     """
     period = period if period is not None else _signal_period(signals)
     f = signals.set_index("account_id").copy()
@@ -163,6 +167,10 @@ def account_features(case: Case, signals: pd.DataFrame, bursts: pd.DataFrame | N
         success = set(acct[on & ~fail])
     f["campaign_victim"] = f.index.isin(list(victim))
     f["campaign_success"] = f.index.isin(list(success))
+    if money is not None:
+        from .money import money_features  # the money side builds on this module's Rule: imported when used
+
+        f = f.join(money_features(money, f.index, period))
     f.attrs["period"] = period
     return f
 
@@ -210,8 +218,13 @@ def evaluate_rules(rules, features: pd.DataFrame, case: Case, period: Period | f
     return pd.DataFrame(rows)
 
 
-def candidate_rules() -> list[Rule]:
-    """The candidate grid the proposer chooses from (each family a kind of response)."""
+def candidate_rules(money: bool = False) -> list[Rule]:
+    """The candidate grid the proposer chooses from (each family a kind of response).
+
+    ``money`` adds the money side's candidates (transaction flags, micro-window
+    spikes, exposure to known-bad), for features from :func:`account_features`
+    with ``money``.
+    """
     rules = []
     for fr in (0.2, 0.3, 0.5):
         for nc in (0.5, 1.0):
@@ -230,6 +243,19 @@ def candidate_rules() -> list[Rule]:
     rules.append(Rule("success from a campaign IP", (("campaign_success", "==", True),), "force password reset",
                       "campaigns"))
     rules.append(Rule("campaign victim", (("campaign_victim", "==", True),), "MFA step-up", "campaigns"))
+    if money:
+        rules += _money_rules()
+    return rules
+
+
+def _money_rules() -> list[Rule]:
+    rules = [Rule("HIGH-risk payment", (("high_risk_payments", ">=", 1),), "hold payments for review", "transactions"),
+             Rule("blocklisted payment", (("blocklisted_payments", ">=", 1),), "open a case", "blocklist"),
+             Rule("rapid payments 3+", (("rapid_payments", ">=", 3),), "hold payments for review", "transactions")]
+    for k in (1, 3):
+        rules.append(Rule(f"micro-window spikes {k}+", (("micro_spikes", ">=", k),), "MFA step-up", "micro windows"))
+    for x in (0.3, 0.6, 0.9):
+        rules.append(Rule(f"exposure {x:g}", (("exposure", ">=", x),), "MFA step-up", "exposure"))
     return rules
 
 

@@ -20,7 +20,8 @@ What a Glue job would do for the data lake, on the validated case:
                  that period: not judged (``history_payments`` is 0 and the
                  reasons say so)
   rapid          another payment by the same account within                    20
-  _succession    ``rapid_seconds`` (60) before or after
+  _succession    ``rapid_seconds`` (60) before or after; not judged when every
+                 payment time is at midnight (a source with dates only)
   ============== =========================================================== =======
 
   ``risk_score`` is the sum of the weights of the flags raised, capped at 100;
@@ -58,7 +59,7 @@ from ..case import BAD_PAYMENT_STATUSES, Case, REJECTED_COLUMNS
 from ..case.arrays import sort_order
 from ..errors import InputError
 
-__all__ = ["TransactionParams", "transactions", "customer_aggregates", "TX_FLAGS", "etl_rejected"]
+__all__ = ["TransactionParams", "transactions", "customer_aggregates", "payment_amounts_usd", "payment_times_are_dates", "TX_FLAGS", "etl_rejected"]
 
 #: the flags in the order their reasons are written
 TX_FLAGS = ("blocklisted", "high_amount", "above_history", "rapid_succession")
@@ -133,14 +134,16 @@ def transactions(case: Case, params: TransactionParams | None = None, *, with_re
     out["history_payments"] = count
     out["high_amount"] = out["amount_usd"].to_numpy() > p.high_amount
     out["above_history"] = (count > 0) & (out["amount_usd"].to_numpy() > p.history_multiple * np.nan_to_num(mean))
-    out["rapid_succession"] = _rapid(acct, ts, p.rapid_seconds)
+    # payments dated to the day (every time at midnight) say nothing about seconds between them
+    timed = not payment_times_are_dates(pay)
+    out["rapid_succession"] = _rapid(acct, ts, p.rapid_seconds) if timed else np.zeros(len(rows), dtype=bool)
     listed, why = _blocklisted(case, pay, rows)
     out["blocklisted"] = listed
     out["blocklist_reason"] = why
     score = sum(out[f].to_numpy().astype(np.int64) * int(p.weights.get(f, 0)) for f in TX_FLAGS)
     out["risk_score"] = np.minimum(score, 100).astype(np.int64) if len(out) else np.zeros(0, np.int64)
     out["risk_tier"] = _tier(out["risk_score"].to_numpy(), p)
-    out["reasons"] = _reasons(out, p)
+    out["reasons"] = _reasons(out, p, timed)
     if not with_rejected:
         return out
     return out, etl_rejected(pay, problem)
@@ -295,7 +298,13 @@ def _tier(score: np.ndarray, p: TransactionParams) -> np.ndarray:
     return np.where(score >= p.high, "HIGH", np.where(score >= p.medium, "MEDIUM", "LOW")).astype(object)
 
 
-def _reasons(out: pd.DataFrame, p: TransactionParams) -> np.ndarray:
+def payment_times_are_dates(pay: pd.DataFrame) -> bool:
+    """Whether every payment time is at midnight (a source that records the day only), with 2+ payments."""
+    ts = pay["payment_ts"].to_numpy(dtype="datetime64[s]").view(np.int64)
+    return len(ts) > 1 and bool((ts % 86400 == 0).all())
+
+
+def _reasons(out: pd.DataFrame, p: TransactionParams, timed: bool = True) -> np.ndarray:
     """The flags raised, in words with their numbers; the rows without history say so when large enough to matter."""
     n = len(out)
     parts = [[] for _ in range(n)]
@@ -312,6 +321,9 @@ def _reasons(out: pd.DataFrame, p: TransactionParams) -> np.ndarray:
         parts[i].append(f"another payment by the account within {p.rapid_seconds:g} s")
     for i in np.flatnonzero(count == 0):
         parts[i].append(f"no payment in the previous {p.history_days:g} days: above_history not judged")
+    if not timed:
+        for i in range(n):
+            parts[i].append("payment times carry no time of day: rapid_succession not judged")
     return np.array(["; ".join(x) for x in parts], dtype=object)
 
 
@@ -363,3 +375,20 @@ _AGG_COLUMNS = {"account_id": object, "payments": "int64", "total_usd": "float64
                 "high_amount_payments": "int64", "above_history_payments": "int64", "rapid_payments": "int64",
                 "blocklisted_payments": "int64", "high_risk_payments": "int64", "medium_risk_payments": "int64",
                 "max_risk_score": "int64", "risk_tier": object}
+
+
+def payment_amounts_usd(case: Case) -> np.ndarray:
+    """USD per row of ``case.payments`` (given or converted as in :func:`transactions`; NaN where it cannot be).
+
+    Examples
+    --------
+    >>> import pandas as pd, graphfraud
+    >>> lg = pd.DataFrame({"event_ts": ["2025-08-01"], "account_id": ["A"], "ip": ["1.1.1.1"],
+    ...     "country_iso": ["DE"], "result": ["SUCCESS"], "mfa_used": [0], "device_id": ["d"]})
+    >>> pay = pd.DataFrame({"payment_ts": ["2025-08-01"] * 2, "account_id": ["A"] * 2, "method": ["CARD"] * 2,
+    ...     "status": ["PAID"] * 2, "amount": [2.0, 3.0], "currency": ["USD", "CHF"]})
+    >>> payment_amounts_usd(graphfraud.case_from_frames(logins=lg, payments=pay)).tolist()
+    [2.0, nan]
+    """
+    usd, _, problem = _to_usd(case.payments, case.fx_rates)
+    return np.where(problem == "", usd, np.nan)

@@ -31,7 +31,7 @@ from ..errors import InputError
 from .records import EVIDENCE_LABELS
 
 __all__ = ["QUERIES", "gremlin_text", "shared_infrastructure", "ring_expansion", "accounts_near",
-           "campaign_victims", "ring_members", "ring_infrastructure", "Param"]
+           "campaign_victims", "ring_members", "ring_infrastructure", "paths_to_known_bad", "Param"]
 
 _LABEL_OF_TYPE = {v: k for k, v in EVIDENCE_LABELS.items()}
 
@@ -122,6 +122,50 @@ def build_ring_infrastructure(g, ring_id):
             .by(__.in_e(*labels).project("logins", "fails").by("logins").by("fails").fold()))
 
 
+_KNOWN_KINDS = ("account", "ip", "device")
+
+
+def _known_ids(known_bad) -> list[str]:
+    """``gf_id`` of each known-bad thing, from a ``kind, value`` table or a list of names.
+
+    In a list, ``account:…``, ``ip:…`` and ``device:…`` name themselves and anything
+    else is an account id.
+    """
+    if isinstance(known_bad, pd.DataFrame):
+        if not {"kind", "value"} <= set(known_bad.columns):
+            raise InputError("known_bad as a table needs columns kind and value (e.g. known_bad_seeds(case))")
+        kinds = known_bad["kind"].astype(str).str.lower()
+        bad = sorted(set(kinds) - set(_KNOWN_KINDS))
+        if bad:
+            raise InputError(f"known_bad kinds must be among {list(_KNOWN_KINDS)}, got {bad}")
+        return list(dict.fromkeys(kinds + ":" + known_bad["value"].astype(str)))
+    if isinstance(known_bad, str):
+        known_bad = [known_bad]
+    ids = [str(k) if str(k).split(":", 1)[0] in _KNOWN_KINDS and ":" in str(k) else f"account:{k}"
+           for k in known_bad]
+    return list(dict.fromkeys(ids))
+
+
+def build_paths_to_known_bad(g, account_id, known_bad, max_hops=3, max_accounts=100, max_paths=10,
+                             types=("ip", "device")):
+    labels = _labels(types)
+    # a notebook passes its list whole: within(${known_bad}), not within([${known_bad}])
+    bad = P("within", known_bad) if isinstance(known_bad, Param) else P.within(_known_ids(known_bad))
+    body = __.out(*labels).has("n_accounts", _cap(g, max_accounts)).in_(*labels).simple_path()
+    start = g.V().has("account", "gf_id", f"account:{account_id}")
+    # until() before repeat(): the account itself, and each one reached, is checked before walking on,
+    # so a path ends at the first known-bad account it meets, or at the account that used a known-bad entity
+    if _full_gremlin(g) or isinstance(max_hops, Param):
+        walk = start.until(__.or_(__.has("gf_id", bad), __.out(*labels).has("gf_id", bad),
+                                  __.loops().is_(P.gte(max_hops)))).repeat(body)
+    else:  # gremlite has no loops(), and takes until() and times() together
+        walk = start.until(__.or_(__.has("gf_id", bad), __.out(*labels).has("gf_id", bad))).repeat(body).times(
+            int(max_hops))
+    # ends that are neither known bad nor next to a known-bad entity (the hop limit) yield nothing here
+    return (walk.coalesce(__.has("gf_id", bad), __.out(*labels).has("gf_id", bad))
+            .path().by("gf_id").limit(max_paths))
+
+
 #: query name -> (builder, placeholder arguments for the notebook text)
 QUERIES = {
     "shared_infrastructure": (build_shared_infrastructure,
@@ -133,6 +177,9 @@ QUERIES = {
     "campaign_victims": (build_campaign_victims, dict(ip="${ip}")),
     "ring_members": (build_ring_members, dict(ring_id="${ring_id}")),
     "ring_infrastructure": (build_ring_infrastructure, dict(ring_id="${ring_id}")),
+    "paths_to_known_bad": (build_paths_to_known_bad,
+                           dict(account_id="${account_id}", known_bad=Param("known_bad"), max_hops=Param("max_hops"),
+                                max_accounts=Param("max_accounts"), max_paths=Param("max_paths"))),
 }
 
 
@@ -241,3 +288,53 @@ def ring_infrastructure(g, ring_id: str) -> pd.DataFrame:
     out = out[out["members_with_success"] >= 2]
     return (out[out_cols].sort_values(["members_with_success", "entity"], ascending=[False, True], kind="stable")
             .reset_index(drop=True))
+
+
+def _path_words(ids) -> str:
+    """``A1 -[ip 1.1.1.1]- A2 -[device d1]``: accounts by id, IPs and devices in brackets."""
+    text = ""
+    for gf_id in ids:
+        kind, value = gf_id.split(":", 1)
+        if kind != "account":
+            text += f" -[{kind} {value}]"
+        else:
+            text += ("- " if text else "") + value
+    return text
+
+
+def paths_to_known_bad(g, account_id: str, known_bad, max_hops: int = 3, max_paths: int = 10,
+                       max_accounts: int = 100, types=("ip", "device")) -> pd.DataFrame:
+    """Paths from ``account_id`` to known-bad accounts, IPs or devices through shared IPs and devices.
+
+    ``known_bad`` is a ``kind, value`` table (:func:`graphfraud.rings.exposure.known_bad_seeds`)
+    or a list of names: ``ip:…``, ``device:…``, ``account:…`` or a bare account id.
+    Entities used by more than ``max_accounts`` accounts are not walked through,
+    though a known-bad one is an end. A path stops at the first known-bad thing it
+    meets, so a known-bad account's own neighbours are not listed beyond it (and
+    a known-bad ``account_id`` gives the one 0-hop path to itself).
+
+    Returns
+    -------
+    DataFrame
+        ``hops`` (IPs and devices on the path), ``path`` (``A1 -[device d1]- A3
+        -[ip 9.9.9.9]- A4``), ``known_bad`` (the account id, or ``ip:…``/``device:…``);
+        at most ``max_paths`` simple paths of at most ``max_hops`` hops, shortest
+        first. gremlite walks breadth-first, so the paths kept are the shortest;
+        a server may keep others.
+    """
+    cols = ["hops", "path", "known_bad"]
+    if int(max_hops) < 1 or int(max_paths) < 1:
+        raise InputError(f"max_hops and max_paths must be positive, got {max_hops!r} and {max_paths!r}")
+    known = _known_ids(known_bad)
+    if not known:
+        return pd.DataFrame({"hops": pd.Series(dtype="int64"), "path": pd.Series(dtype=object),
+                             "known_bad": pd.Series(dtype=object)})
+    rows = []
+    for p in build_paths_to_known_bad(g, account_id, known, max_hops, max_accounts, max_paths, types).to_list():
+        ids = [str(o) for o in getattr(p, "objects", p)]
+        end = ids[-1]
+        rows.append((len(ids) // 2, _path_words(ids), end.split(":", 1)[1] if end.startswith("account:") else end))
+    df = pd.DataFrame(rows, columns=cols).astype({"hops": "int64"})
+    # the last hop to a known-bad entity can be one past max_hops
+    df = df[df["hops"] <= int(max_hops)].drop_duplicates()
+    return df.sort_values(["hops", "path"], kind="stable").reset_index(drop=True)
