@@ -112,7 +112,7 @@ def brute_force(events: pd.DataFrame, p: MicroParams) -> pd.DataFrame:
             if m.measure == "usd":
                 pvalue, spike = math.nan, judged and value / lam >= p.ratio
             else:
-                pvalue = stats.poisson.sf(value - 1, lam)
+                pvalue = stats.poisson.sf(value - 2, max(lam - 1, p.others_floor))
                 spike = judged and pvalue < p.alpha and value / lam >= p.count_ratio
             for s, v in zip(FEATURE_SUFFIXES, (value, baseline, value / lam, pvalue, spike)):
                 cols[s][i] = v
@@ -351,12 +351,13 @@ def test_a_long_spike_is_one_alert_and_a_gap_splits_it():
     five = alerts_on(alerts, "203.0.113.8", "ip_accounts_5min")
     assert len(five) == 2  # the 5-minute windows of the two bursts are 20 minutes apart
     first, second = five.iloc[0], five.iloc[1]
-    assert first["events"] == 4 and first["value"] == 10  # accounts 7 to 10 (P(X >= 7 | 1) < 1e-4)
-    assert first["window_start"] == t + pd.Timedelta(seconds=20 * 6) - pd.Timedelta("5min")
+    # the k-th account spikes when k >= min_value 5 and P(others >= k - 1 | 0.05) < 1e-4: accounts 5 to 10
+    assert first["events"] == 6 and first["value"] == 10
+    assert first["window_start"] == t + pd.Timedelta(seconds=20 * 4) - pd.Timedelta("5min")
     assert first["window_end"] == t + pd.Timedelta(seconds=20 * 9)
     # the second burst is judged against the first one's windows: mean of 1..10
     assert second["baseline"] == 5.5 and second["value"] == 25
-    want = sum(stats.poisson.sf(k - 1, 5.5) < 1e-4 and k / 5.5 >= 2 for k in range(1, 26))
+    want = sum(stats.poisson.sf(k - 2, 4.5) < 1e-4 and k / 5.5 >= 2 for k in range(1, 26))
     assert second["events"] == want and second["accounts"].split(";") == [f"B{k:02d}" for k in range(25)]
     # the hour windows overlap: one episode from the 10th account to the last
     hour = alerts_on(alerts, "203.0.113.8", "ip_accounts_1h")

@@ -47,8 +47,12 @@ prior (counts are at least 1, so this can only happen for ``usd``).
 
 Surprise
 --------
-Counts (``accounts``, ``events``): ``pvalue = P(X >= value)`` for ``X ~
-Poisson(lambda)`` and ``score = value / lambda``; a spike needs ``value >=
+Counts (``accounts``, ``events``): the window always holds the event it ends
+at, so the test is on the *others* in it: ``pvalue = P(X >= value - 1)`` for
+``X ~ Poisson(max(lambda - 1, others_floor))`` (an entity whose windows usually
+hold only the event itself expects ``others_floor`` others, so four payments
+in a minute from a card that pays twice a month are a surprise, as they should
+be) and ``score = value / lambda``; a spike needs ``value >=
 min_value``, ``pvalue < alpha`` and ``score >= count_ratio`` (real counts on a
 hub are overdispersed, hour of day among others, and the Poisson tail alone
 would call a busy hour on a carrier NAT a spike). Sums (``usd``): ``score =
@@ -63,6 +67,7 @@ Parameters (:class:`MicroParams`)
 ``min_history``          ``10``     fewer earlier windows: baseline at least ``prior``
 ``alpha``                ``1e-4``   Poisson tail below this (counts)
 ``count_ratio``          ``2.0``    counts: value at least this times lambda
+``others_floor``         ``0.05``   counts: others expected in a window, at least
 ``ratio``                ``5.0``    sums: value at least this times lambda
 ``warmup``               ``"3h"``   no spike before the first event plus this
 ``max_accounts_listed``  ``50``     accounts named per alert, then ``+N more``
@@ -225,6 +230,7 @@ class MicroParams:
     min_history: int = 10
     alpha: float = 1e-4
     count_ratio: float = 2.0
+    others_floor: float = 0.05
     ratio: float = 5.0
     warmup: str = "3h"
     max_accounts_listed: int = 50
@@ -256,6 +262,8 @@ class MicroParams:
             problems.append(f"min_history must be an integer >= 0, got {self.min_history!r}")
         if not 0 < self.alpha < 1:
             problems.append(f"alpha must be in (0, 1), got {self.alpha!r}")
+        if not self.others_floor > 0:
+            problems.append(f"others_floor must be positive, got {self.others_floor!r}")
         if not (self.count_ratio > 0 and self.ratio > 0):
             problems.append(f"count_ratio and ratio must be positive, got {self.count_ratio!r} and {self.ratio!r}")
         if not (isinstance(self.max_accounts_listed, (int, np.integer)) and self.max_accounts_listed >= 1):
@@ -480,6 +488,20 @@ def _compute(ev: _Events, p: MicroParams) -> list[_Result]:
     return out
 
 
+def others_pvalue(value, lam, floor: float):
+    """``P(X >= value - 1)``, ``X ~ Poisson(max(lam - 1, floor))``: the others in a window that holds its own event.
+
+    Examples
+    --------
+    >>> float(others_pvalue(np.float64(1), 1.0, 0.05)), round(float(others_pvalue(np.float64(4), 1.0, 0.05)), 7)
+    (1.0, 2.01e-05)
+    """
+    value = np.asarray(value, dtype=np.float64)
+    lam_o = np.maximum(np.asarray(lam, dtype=np.float64) - 1, floor)
+    # pdtrc(k, m) = P(X > k) = P(X >= k + 1); with k = value - 2 that is P(X >= value - 1)
+    return np.where(value <= 1, 1.0, special.pdtrc(np.maximum(value - 2, 0), lam_o))
+
+
 def _evaluate(m: Metric, grp: _Group, ev: _Events, edge: np.ndarray, old: np.ndarray, start: int,
               p: MicroParams) -> _Result:
     k = len(grp.pos)
@@ -515,7 +537,7 @@ def _evaluate(m: Metric, grp: _Group, ev: _Events, edge: np.ndarray, old: np.nda
         pvalue = np.full(k, np.nan)
         spike &= score >= p.ratio
     else:
-        pvalue = special.pdtrc(value - 1, lam)  # P(X >= value); what scipy.stats.poisson.sf computes
+        pvalue = others_pvalue(value, lam, p.others_floor)
         spike &= (pvalue < p.alpha) & (score >= p.count_ratio)
     return _Result(m, grp.pos, grp.g, grp.t, lo, value, baseline, score, pvalue, spike)
 
@@ -881,7 +903,7 @@ class MicroState:
                 pvalue = math.nan
                 spike = spike and score >= p.ratio
             else:
-                pvalue = float(special.pdtrc(value - 1, lam))
+                pvalue = float(others_pvalue(np.float64(value), lam, p.others_floor))
                 spike = spike and pvalue < p.alpha and score >= p.count_ratio
             out.update({m.name: value, m.name + "_baseline": baseline, m.name + "_score": score,
                         m.name + "_pvalue": pvalue, m.name + "_spike": bool(spike)})
