@@ -646,7 +646,7 @@ def micro_windows(case: Case, amounts=None, params: MicroParams | None = None, *
     ...     "result": ["SUCCESS"] * 8, "mfa_used": [0] * 8, "device_id": [f"d{i}" for i in range(8)]})
     >>> alerts = micro_windows(graphfraud.case_from_frames(logins=lg), warmup="0s")
     >>> alerts[["entity", "metric", "value", "events"]].values.tolist()
-    [['9.9.9.9', 'ip_accounts_5min', 8.0, 2]]
+    [['9.9.9.9', 'ip_accounts_5min', 8.0, 4]]
     >>> alerts.loc[0, "accounts"]
     'A0;A1;A2;A3;A4;A5;A6;A7'
     """
