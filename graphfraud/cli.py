@@ -283,9 +283,17 @@ def _summary(res, seconds: float) -> None:
     if res.payment_tests["warning"].astype(bool).any():
         lines.append("                 (!) read with care: the reason is in payment_tests.csv (warning) and the report")
     fl = res.rings.flagged
-    lines.append(f"  graph          {res.params['graph'] or 'none: rings scored in memory from the coded logins'}")
+    evidence = "logins and payments" if res.params["rings"].get("payment_evidence") else "logins"
+    lines.append(f"  graph          {res.params['graph'] or f'none: rings scored in memory from the coded {evidence}'}")
     lines.append(f"  rings          {len(fl):,} flagged ({int(fl['size'].sum()) if len(fl) else 0:,} accounts) of "
                  f"{len(res.rings.summary):,} communities; {len(res.rings.campaigns):,} campaign IP(s)")
+    if res.money is not None:
+        m, tx = res.money, res.money.transactions
+        reached = int((m.exposure["hops"].fillna(0) > 0).sum())
+        lines.append(f"  money side     {len(tx):,} payments ({int((tx['risk_tier'] == 'HIGH').sum()):,} HIGH, "
+                     f"{int((tx['risk_tier'] == 'MEDIUM').sum()):,} MEDIUM; {len(m.rejected):,} not converted); "
+                     f"{len(m.micro_alerts):,} micro-window spike(s); {reached:,} account(s) with a path to "
+                     f"{len(m.seeds):,} known-bad seed(s)")
     sel = res.rules[res.rules["selected"]]
     lines.append("  rules          " + ("; ".join(f"{r.rule} -> {r.action} ({r.daily_alerts:.1f}/day)"
                                               for r in sel.itertuples()) or "none within the alert budget"))
