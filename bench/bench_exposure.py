@@ -17,7 +17,7 @@ Outcomes (each a yes/no per account):
   mule               ``truth.accounts.mule`` (only when the generator writes it).
 
 Scores:
-  exposure               ``graphfraud.rings.exposure.exposure`` with its defaults;
+  exposure               ``graphfraud.rings.known_bad.exposure`` with its defaults;
   exposure, no damping   the same with ``hub_power=0`` (plain personalised PageRank);
   -hops                  minus the BFS hops to the nearest seed (unreachable lowest);
   shared with seeds      distinct IPs/devices the account used that a seed account used (or that
@@ -44,7 +44,7 @@ from scipy import stats
 import graphfraud
 from graphfraud.case.arrays import distinct_rows
 from graphfraud.graph.activity import entity_activity
-from graphfraud.rings.exposure import exposure, known_bad_seeds
+from graphfraud.rings.known_bad import exposure, known_bad_seeds
 
 TOP = 100
 HUB = 100

@@ -36,8 +36,8 @@ def child(path: str) -> dict:
     import graphfraud
     from graphfraud.act.etl import run_etl, write_etl
     from graphfraud.detect.micro import micro_windows
-    from graphfraud.detect.transactions import payment_amounts_usd
-    from graphfraud.rings.exposure import exposure
+    from graphfraud.detect.transaction_flags import payment_amounts_usd
+    from graphfraud.rings.known_bad import exposure
 
     t0 = time.perf_counter()
     case = graphfraud.load_case(path)

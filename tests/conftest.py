@@ -29,6 +29,26 @@ def reputation(*rows) -> pd.DataFrame:
     return pd.DataFrame(list(rows), columns=["ip", "risk_score", "asn", "is_tor"])
 
 
+def six_table_tables(path=None) -> dict[str, pd.DataFrame]:
+    """A case's raw tables in the six-table form: no blocklist or fx_rates, payments without the money-side columns.
+
+    The sample carries the money side; this is how every case looked before it (a USD amount per payment).
+    """
+    import sqlite3
+
+    import numpy as np
+
+    with sqlite3.connect(path or graphfraud.sample_case_path()) as conn:
+        t = {n: pd.read_sql_query(f"SELECT * FROM {n}", conn) for n in graphfraud.case.TABLE_NAMES}
+    p = t["payments"]
+    if "currency" in p:  # the money side's amounts, in USD as an older case gives them
+        rates = graphfraud.detect.transaction_flags.payment_amounts_usd(graphfraud.load_case(path or graphfraud.sample_case_path()))
+        p["amount_usd"] = np.round(rates, 2)
+    core = [c.name for c in graphfraud.case.TABLES["payments"].columns if c.absent != "omit"]
+    t["payments"] = p[core]
+    return t
+
+
 def ec2(*rows) -> pd.DataFrame:
     """``ec2(("2025-08-01 11:00", "A1", "RUN_INSTANCES", "eu-west-1"), ...)``."""
     df = pd.DataFrame(list(rows), columns=["event_ts", "account_id", "action", "region"])
@@ -51,6 +71,12 @@ def reference_case(reference_db):
 @pytest.fixture(scope="session")
 def sample_case():
     return graphfraud.load_case(graphfraud.sample_case_path())
+
+
+@pytest.fixture(scope="session")
+def six_table_case():
+    """The sample case as an older six-table case (no money side)."""
+    return graphfraud.case_from_frames(**six_table_tables())
 
 
 @pytest.fixture(scope="session")

@@ -146,7 +146,7 @@ def test_case_open_writes_the_folder_analyze_wrote(synthetic, tmp_path, extra):
     rid = res.rings.flagged["ring_id"].iloc[0]
     assert main(["case", "open", rid, "--db", str(db), "--out", str(tmp_path / "open"), *extra]) == 0
     a, b = _files(tmp_path / "analyze" / "cases" / rid), _files(tmp_path / "open" / rid)
-    assert sorted(a) == sorted(C.CASE_FILES)
+    assert sorted(a) == sorted(C.CASE_FILES + C.MONEY_CASE_FILES)  # a generated case has the money side
     # vis-network once beside the ring folders, in both, and listed in analyze's manifest
     for folder in (tmp_path / "analyze" / "cases", tmp_path / "open"):
         assert _files(folder / C.ASSETS) == _files(tmp_path / "analyze" / "cases" / C.ASSETS) != {}

@@ -204,7 +204,8 @@ def test_open_case_writes_everything_and_is_idempotent(sample_case, analysed, tm
     rid = rings.flagged["ring_id"].iloc[0]
     folder = graphfraud.open_case(sample_case, rid, tmp_path, rings=rings, signals=signals, bursts=bursts,
                                   graph=graph)
-    assert sorted(p.name for p in folder.iterdir()) == sorted(graphfraud.act.cases.CASE_FILES)
+    C = graphfraud.act.cases
+    assert sorted(p.name for p in folder.iterdir()) == sorted(C.CASE_FILES + C.MONEY_CASE_FILES)
     doc = json.loads((folder / "case.json").read_text())
     assert doc["ring_id"] == rid and doc["members"] == rings.members(rid)
     assert {"score_components", "timeline", "shared_infrastructure", "recommended_actions", "parameters",

@@ -18,7 +18,7 @@ from graphfraud import traversals as T
 from graphfraud.errors import InputError
 from graphfraud.graph.activity import entity_activity
 from graphfraud.graph.stores import connect
-from graphfraud.rings.exposure import EXPOSURE_COLUMNS, SEED_COLUMNS, ExposureParams, exposure, known_bad_seeds
+from graphfraud.rings.known_bad import EXPOSURE_COLUMNS, SEED_COLUMNS, ExposureParams, exposure, known_bad_seeds
 from graphfraud.synth import generate_case
 
 from conftest import logins

@@ -294,11 +294,11 @@ def test_blank_line_is_one_rejected_row_not_silently_skipped(tmp_path):
 def test_sample_chargeback_before_signup_is_found(sample_case):
     orders = sample_case.impossible_orders()
     assert list(orders.columns) == ["table", "row", "account_id", "event_ts", "signup_ts", "problem"]
-    hit = orders[(orders["account_id"] == "A100934") & (orders["problem"] == "chargeback before signup")]
+    hit = orders[(orders["account_id"] == "A101412") & (orders["problem"] == "chargeback before signup")]
     assert len(hit) >= 1
     row = hit.iloc[0]
     pay = sample_case.payments.loc[row["row"]]
-    assert pay["account_id"] == "A100934" and pay["status"] == "CHARGEBACK" and pay["payment_ts"] < row["signup_ts"]
+    assert pay["account_id"] == "A101412" and pay["status"] == "CHARGEBACK" and pay["payment_ts"] < row["signup_ts"]
     dq = sample_case.data_quality()
     assert dq["chargebacks_before_signup"] >= 1
     assert dq["payments_before_signup"] >= dq["chargebacks_before_signup"]

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 import graphfraud
 from graphfraud import InputError, SchemaError
-from graphfraud.case.schema import TABLE_NAMES, TABLES
+from graphfraud.case.schema import ALL_TABLE_NAMES, TABLE_NAMES, TABLES
 from graphfraud.errors import GraphFraudError
 
 from conftest import LOGIN_COLUMNS
@@ -40,7 +40,8 @@ def _write_tables(folder, tables):
 def sqlite_tables(path=None) -> dict[str, pd.DataFrame]:
     """The raw tables of a SQLite case, values as stored (timestamps are text)."""
     with sqlite3.connect(path or graphfraud.sample_case_path()) as conn:
-        return {name: pd.read_sql_query(f"SELECT * FROM {name}", conn) for name in TABLE_NAMES}
+        have = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        return {name: pd.read_sql_query(f"SELECT * FROM {name}", conn) for name in ALL_TABLE_NAMES if name in have}
 
 
 def typed(name: str, df: pd.DataFrame) -> pd.DataFrame:

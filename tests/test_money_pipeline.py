@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 
 import numpy as np
@@ -14,25 +15,13 @@ from graphfraud.cli import main
 
 
 def _money_sample() -> graphfraud.Case:
-    """The bundled sample's six tables plus payment ids, IPs, devices, EUR amounts, a blocklist and FX rates."""
+    """The bundled sample (it carries the money side) with a hostile blocklist entry and reason added."""
     with sqlite3.connect(graphfraud.sample_case_path()) as conn:
-        t = {n: pd.read_sql_query(f"SELECT * FROM {n}", conn) for n in graphfraud.case.TABLE_NAMES}
-    ok = t["logins"][t["logins"]["result"] == "SUCCESS"]
-    last = ok.groupby("account_id").agg(ip=("ip", "last"), device_id=("device_id", "last"))
-    p = t["payments"].join(last, on="account_id")
-    # times of day, so the payment windows are judged
-    p["payment_ts"] = (pd.to_datetime(p["payment_ts"]) + pd.to_timedelta(np.arange(len(p)) * 7919 % 86400, unit="s")
-                       ).dt.strftime("%Y-%m-%d %H:%M:%S")
-    p["payment_id"] = [f"p{i}" for i in range(len(p))]
-    eur = np.arange(len(p)) % 5 == 0
-    p["currency"] = np.where(eur, "EUR", "USD")
-    p["amount"] = p["amount_usd"]
-    p.loc[eur, "amount_usd"] = None
-    t["payments"] = p
-    findings = t["security_findings"]["account_id"].tolist()
-    t["blocklist"] = pd.DataFrame({"kind": ["account", "ip"], "value": [findings[0], "<script>x</script>"],
-                                   "reason": ["mule | =cmd", "proxy"], "listed_ts": ["2025-08-01 00:00:00", None]})
-    t["fx_rates"] = pd.DataFrame({"currency": ["EUR"], "rate_usd": [1.1], "valid_from": ["2025-01-01 00:00:00"]})
+        t = {n: pd.read_sql_query(f"SELECT * FROM {n}", conn) for n in graphfraud.case.ALL_TABLE_NAMES}
+    ip = t["payments"]["ip"].dropna().iloc[0]
+    t["blocklist"] = pd.concat([t["blocklist"], pd.DataFrame({
+        "kind": ["ip"], "value": [ip], "reason": ["<script>alert(1)</script> | =cmd"],
+        "listed_ts": ["2025-08-01 00:00:00"]})], ignore_index=True)
     return graphfraud.case_from_frames(**t)
 
 
@@ -42,8 +31,8 @@ def money_run(tmp_path_factory):
     return graphfraud.analyze(_money_sample(), out_dir=out), out
 
 
-def test_a_case_without_the_money_side_writes_what_it_always_wrote(tmp_path):
-    res = graphfraud.analyze(graphfraud.load_case(graphfraud.sample_case_path()), out_dir=tmp_path)
+def test_a_case_without_the_money_side_writes_what_it_always_wrote(six_table_case, tmp_path):
+    res = graphfraud.analyze(six_table_case, out_dir=tmp_path)
     assert res.money is None
     for name in ("micro_alerts.csv", "exposure.csv", "customer_risk.csv", "micro_spikes.png"):
         assert not (tmp_path / name).exists()
@@ -66,7 +55,8 @@ def test_the_money_side_is_written_and_joined_to_the_rings(money_run):
     assert manifest["parameters"]["money"]["transactions"] == len(res.money.transactions)
     report = (out / "report.md").read_text()
     assert "## Money side: micro-window spikes (whole case)" in report and "micro_spikes.png" in report
-    assert "<script>" not in report  # data values are escaped
+    # a value from data is Markdown-escaped: the tag is text, never HTML
+    assert "\\<script>alert(1)\\</script>" in report and re.search(r"(?<!\\)<script>", report) is None
 
 
 def test_rules_may_use_the_money_features_with_the_same_period(money_run):
@@ -96,7 +86,11 @@ def test_each_ring_folder_lists_its_spikes_payments_and_exposure(money_run, tmp_
 
 
 def test_date_only_payment_times_are_not_read_as_bursts():
-    case = graphfraud.load_case(graphfraud.sample_case_path())
+    from conftest import six_table_tables
+
+    t = six_table_tables()
+    t["payments"]["payment_ts"] = pd.to_datetime(t["payments"]["payment_ts"]).dt.strftime("%Y-%m-%d")
+    case = graphfraud.case_from_frames(**t)
     tx = graphfraud.transactions(case)
     assert not tx["rapid_succession"].any()
     assert tx["reasons"].str.contains("no time of day").all()

@@ -67,7 +67,7 @@ def _db_file(conn):
 def test_sql_runs_on_the_source_file_only_when_it_holds_exactly_the_validated_rows(tmp_path, sample_case):
     import sqlite3
 
-    assert sample_case.pristine == frozenset(graphfraud.case.TABLE_NAMES)
+    assert sample_case.pristine == frozenset(sample_case.tables_present())
     conn = queries.case_connection(sample_case, ("logins", "ip_reputation"))
     assert _db_file(conn) == str(graphfraud.sample_case_path().resolve())
 

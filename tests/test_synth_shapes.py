@@ -183,7 +183,7 @@ def test_same_seed_same_case_and_truth(gen):
     again = synth.generate_case(5000, seed=1)
     for name in ("users", "logins", "ip_reputation", "payments", "ec2_activity", "security_findings"):
         pd.testing.assert_frame_equal(gen.case.table(name), again.case.table(name))
-    for name in ("accounts", "rings", "campaigns", "ips", "honest_groups"):
+    for name in ("accounts", "rings", "campaigns", "ips", "honest_groups", "payments"):
         pd.testing.assert_frame_equal(getattr(gen.truth, name), getattr(again.truth, name))
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import graphfraud
-from graphfraud.detect.transactions import TransactionParams, customer_aggregates, transactions
+from graphfraud.detect.transaction_flags import TransactionParams, customer_aggregates, transactions
 
 LOGIN = pd.DataFrame({"event_ts": ["2025-08-01"], "account_id": ["A"], "ip": ["1.1.1.1"], "country_iso": ["DE"],
                       "result": ["SUCCESS"], "mfa_used": [0], "device_id": ["d"]})

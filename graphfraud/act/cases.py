@@ -31,7 +31,8 @@ from ..rings import RingResult
 from .money import has_money_side, money_side, with_ring_spikes
 from .report import markdown_table, md_escape
 
-__all__ = ["open_case", "open_ring_cases", "recommended_actions", "formula_safe", "CASE_FILES", "ASSETS",
+__all__ = ["open_case", "open_ring_cases", "recommended_actions", "formula_safe", "CASE_FILES", "MONEY_CASE_FILES",
+           "ASSETS",
            "MEMBER_COLUMNS", "INFRASTRUCTURE_COLUMNS", "INDEX_COLUMNS"]
 
 CASE_FILES = ("case.json", "members.csv", "shared_infrastructure.csv", "logins.csv", "ec2_activity.csv",
@@ -270,8 +271,8 @@ def open_case(case: Case, ring_id: str, out_dir: str | Path, rings: RingResult |
     >>> case = graphfraud.load_case(graphfraud.sample_case_path())
     >>> rings = graphfraud.find_rings(case)
     >>> folder = open_case(case, rings.flagged["ring_id"].iloc[0], tempfile.mkdtemp(), rings=rings)
-    >>> sorted(p.name for p in folder.iterdir())[:3]
-    ['case.json', 'ec2_activity.csv', 'graph.html']
+    >>> sorted(p.name for p in folder.iterdir())[:4]
+    ['case.json', 'ec2_activity.csv', 'exposure.csv', 'flagged_transactions.csv']
     """
     if rings is None:
         from ..detect.bursts import detect_bursts
@@ -584,6 +585,7 @@ def _summary_md(doc, mem, infra, periods: Periods, raw: dict | None = None) -> s
 
 #: the money side's per-ring files (a case with the money side only)
 MONEY_FILES = ("micro_alerts", "flagged_transactions", "exposure")
+MONEY_CASE_FILES = tuple(f"{name}.csv" for name in MONEY_FILES)
 
 
 def _money_tables(money, member_ring: pd.Series, periods: Periods) -> dict[str, pd.DataFrame]:

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ..case import REJECTED_COLUMNS, Case
-from ..detect.transactions import TransactionParams, customer_aggregates, transactions
+from ..detect.transaction_flags import TransactionParams, customer_aggregates, transactions
 from ..errors import InputError
 from .output import OutputFolder
 

@@ -3,8 +3,8 @@
 It runs when a case carries the money side (payment ids, currencies, merchants,
 payment IPs/devices, a blocklist or FX rates): a case in the six-table form
 gives the outputs it always gave. The three jobs (see
-:mod:`graphfraud.detect.transactions`, :mod:`graphfraud.detect.micro`,
-:mod:`graphfraud.rings.exposure`) share the case and the coded activity, and
+:mod:`graphfraud.detect.transaction_flags`, :mod:`graphfraud.detect.micro`,
+:mod:`graphfraud.rings.known_bad`) share the case and the coded activity, and
 their results meet the rings here: which ring's infrastructure spiked and
 when, and the per-account features the rule proposer may use.
 """
@@ -19,9 +19,9 @@ import pandas as pd
 from ..case import Case, Period
 from ..case.schema import OPTIONAL_TABLE_NAMES, TABLES
 from ..detect.micro import micro_windows
-from ..detect.transactions import (TransactionParams, customer_aggregates, payment_amounts_usd,
+from ..detect.transaction_flags import (TransactionParams, customer_aggregates, payment_amounts_usd,
                                    payment_times_are_dates, transactions)
-from ..rings.exposure import exposure, known_bad_seeds
+from ..rings.known_bad import exposure, known_bad_seeds
 
 __all__ = ["MoneySide", "has_money_side", "money_side", "ring_spikes", "with_ring_spikes", "money_features", "RING_SPIKE_COLUMNS",
            "MONEY_FEATURES"]

@@ -10,7 +10,7 @@ import io
 
 import pandas as pd
 
-from ..detect.transactions import payment_times_are_dates
+from ..detect.transaction_flags import payment_times_are_dates
 from .report import markdown_table, md_escape
 
 __all__ = ["money_sections", "spike_timeline_chart", "SPIKE_CHART"]

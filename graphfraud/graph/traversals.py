@@ -306,7 +306,7 @@ def paths_to_known_bad(g, account_id: str, known_bad, max_hops: int = 3, max_pat
                        max_accounts: int = 100, types=("ip", "device")) -> pd.DataFrame:
     """Paths from ``account_id`` to known-bad accounts, IPs or devices through shared IPs and devices.
 
-    ``known_bad`` is a ``kind, value`` table (:func:`graphfraud.rings.exposure.known_bad_seeds`)
+    ``known_bad`` is a ``kind, value`` table (:func:`graphfraud.rings.known_bad.known_bad_seeds`)
     or a list of names: ``ip:…``, ``device:…``, ``account:…`` or a bare account id.
     Entities used by more than ``max_accounts`` accounts are not walked through,
     though a known-bad one is an end. A path stops at the first known-bad thing it

@@ -8,12 +8,12 @@ by ``cooccur``), ``hubs`` (shared spike hours on a carrier NAT or other hub) and
 ``summary`` tests each group as a whole and gives it a verdict (fraud ring,
 common control likely benign, not significant), score and evidence in words;
 ``find`` runs the stage from a case or from any graph store's evidence;
-``exposure`` propagates known-bad accounts, IPs and devices over the same graph.
+``known_bad`` propagates known-bad accounts, IPs and devices over the same graph.
 """
 
 from .communities import COMMUNITY_METHODS, detect_communities, ring_id_for
 from .cooccur import chance_coactivity, cooccurrences
-from .exposure import ExposureParams, exposure, known_bad_seeds
+from .known_bad import ExposureParams, exposure, known_bad_seeds
 from .find import KINDS, RingResult, find_rings, pair_table, rings_from_activity
 from .hubs import hub_spike_evidence
 from .pairs import TIME_SCALES, hub_entities, pair_evidence

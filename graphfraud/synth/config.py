@@ -6,13 +6,19 @@ from dataclasses import dataclass, fields
 
 from ..errors import InputError
 
-__all__ = ["SynthConfig", "RING_SHAPES", "HONEST_KINDS", "LOCKSTEP_ONLY"]
+__all__ = ["SynthConfig", "RING_SHAPES", "HONEST_KINDS", "LOCKSTEP_ONLY", "FRAUD_PATTERNS", "HONEST_PATTERNS"]
 
 #: Ring shapes in the ground truth (``truth_rings.shape``), in the order a chunk allocates them.
 RING_SHAPES = ("lockstep", "slow", "device_farm", "tiny", "proxy_rotation", "carrier_nat")
 #: Kinds of honest groups in the ground truth (``truth_honest_groups.kind``): groups that share
 #: infrastructure for honest reasons and should never be flagged as rings.
 HONEST_KINDS = ("household", "family_tablet", "msp", "public_ip")
+#: Payment patterns in the ground truth (``truth_payments.pattern``) with ``fraud = 1``
+#: (see :mod:`graphfraud.synth.money`).
+FRAUD_PATTERNS = ("card_testing", "pile_up", "ring_cycle", "high_amount", "fraud_merchant")
+#: Payment patterns with ``fraud = 0``: everyday payments, and the honest ones that look like fraud.
+HONEST_PATTERNS = ("honest", "camouflage", "shared_ip", "shared_device", "busy_shopper", "traveller", "big_ticket",
+                   "remittance", "legacy_import")
 
 # smallest group each size knob may ask for: a ring needs two accounts, a tiny ring one mule
 # beside its fraudster, a farm several accounts one after another
@@ -59,6 +65,14 @@ class SynthConfig:
         Honest: an IT admin logging into enterprise clients minutes apart from one office.
     accounts_per_family_tablet, family_tablet_size
         Honest: a family sharing a home IP and a tablet, sometimes minutes apart.
+    money_side
+        Payments with ids, currencies, merchants, IPs and devices, fraud patterns and their
+        truth, plus the ``blocklist`` and ``fx_rates`` tables (:mod:`graphfraud.synth.money`).
+        ``False`` gives the six tables with the plain payments of before (same seed, same
+        tables); the other five tables are the same either way.
+    payments_per_account
+        Everyday payments per account over the whole case, on average (the fraud patterns and
+        honest look-alikes add a few percent).
 
     Examples
     --------
@@ -97,6 +111,8 @@ class SynthConfig:
     msp_clients: tuple[int, int] = (5, 15)
     accounts_per_family_tablet: int = 2500
     family_tablet_size: tuple[int, int] = (2, 3)
+    money_side: bool = True
+    payments_per_account: float = 10.0
 
     def __post_init__(self):
         if self.n_accounts < 50:
@@ -116,5 +132,8 @@ class SynthConfig:
                 if not ok:
                     problems.append(f"{f.name} must be (low, high) whole numbers with {_MIN_SIZE[f.name]} <= low "
                                     f"<= high, got {value!r}")
+        ppa = self.payments_per_account
+        if isinstance(ppa, bool) or not isinstance(ppa, (int, float)) or not 0 <= ppa <= 1000:
+            problems.append(f"payments_per_account must be a number from 0 to 1000, got {ppa!r}")
         if problems:
             raise InputError("; ".join(problems))

@@ -12,12 +12,17 @@ rings rotating residential proxies and rings hiding behind a carrier NAT. Honest
 groups that look like rings (MSP admins, families on one tablet, households,
 hotel IPs) are there too, to be left alone (:mod:`graphfraud.synth.shapes`).
 
+The money side (:mod:`graphfraud.synth.money`, on unless ``money_side=False``) gives
+payments their ids, currencies, merchants, IPs and devices, card testing, mule
+pile-ups, ring cycles, high amounts and fraud merchants beside honest look-alikes,
+and adds the optional ``blocklist`` and ``fx_rates`` tables.
+
 Accounts are generated in independent chunks (each with its own hubs, campaigns
 and rings), so a million accounts stream to SQLite without holding the whole case
 in memory. Ground truth is kept apart from the case: a second SQLite file with
 ``truth_accounts``, ``truth_rings`` (``ring_id, account_id, shape``),
-``truth_honest_groups`` (``group_id, kind, account_id``), ``truth_campaigns`` and
-``truth_ips``.
+``truth_honest_groups`` (``group_id, kind, account_id``), ``truth_campaigns``,
+``truth_ips`` and ``truth_payments`` (``payment_id, account_id, fraud, pattern``).
 
 Examples
 --------
@@ -37,13 +42,14 @@ import pandas as pd
 
 from ..case import Case, case_from_frames
 from ..errors import InputError
-from ..case.schema import TABLE_NAMES, TABLES
+from ..case.schema import OPTIONAL_TABLE_NAMES, TABLE_NAMES, TABLES
 from .config import SynthConfig
+from .money import TRUTH_PAYMENT_COLUMNS, case_tables
 from .world import make_chunk
 
 __all__ = ["SynthConfig", "Truth", "SyntheticCase", "generate_case", "write_case", "truth_path_for", "load_truth"]
 
-_TRUTH_TABLES = ("accounts", "rings", "campaigns", "ips", "honest_groups")
+_TRUTH_TABLES = ("accounts", "rings", "campaigns", "ips", "honest_groups", "payments")
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,8 +59,9 @@ class Truth:
     Attributes
     ----------
     accounts
-        One row per account: ``ring_id`` (any shape), ``household_id``, ``compromised``,
-        ``stuffing_victim``, ``mobile``, ``vpn_user``, ``traveller``.
+        One row per account: ``ring_id`` (any shape), ``household_id``, and the 0/1 flags
+        ``compromised``, ``stuffing_victim``, ``mobile``, ``vpn_user``, ``traveller`` and ``mule``
+        (a tiny ring's mules and the cash-out account of most rings of four or more).
     rings
         ``ring_id, account_id, shape``; shapes are in :data:`~graphfraud.synth.config.RING_SHAPES`.
     campaigns
@@ -64,6 +71,14 @@ class Truth:
     honest_groups
         ``group_id, kind, account_id``: accounts sharing infrastructure for honest reasons
         (kinds in :data:`~graphfraud.synth.config.HONEST_KINDS`); none of them should be flagged.
+    payments
+        ``payment_id, account_id, fraud, pattern``: one row per payment of the case, in the
+        case's order; ``fraud`` is 1 for the patterns in
+        :data:`~graphfraud.synth.config.FRAUD_PATTERNS` and 0 for those in
+        :data:`~graphfraud.synth.config.HONEST_PATTERNS`. Empty with ``money_side=False``.
+
+    Truth files written before the money side have no ``mule`` flag (it reads as 0) and no
+    payments (an empty table).
     """
 
     accounts: pd.DataFrame
@@ -71,6 +86,7 @@ class Truth:
     campaigns: pd.DataFrame
     ips: pd.DataFrame
     honest_groups: pd.DataFrame
+    payments: pd.DataFrame
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,7 +113,9 @@ def generate_case(n_accounts: int = 2000, seed: int = 0, **options) -> Synthetic
     """
     cfg = SynthConfig(n_accounts=n_accounts, seed=seed, **options)
     parts = [make_chunk(cfg, i, lo, hi) for i, (lo, hi) in enumerate(_chunks(cfg))]
-    tables = {name: pd.concat([p[0][name] for p in parts], ignore_index=True) for name in TABLE_NAMES}
+    whole = case_tables(cfg) if cfg.money_side else {}
+    tables = {name: pd.concat(([whole[name]] if name in whole else []) + [p[0][name] for p in parts if name in p[0]],
+                              ignore_index=True) for name in _table_names(cfg)}
     truth = {name: pd.concat([p[1][name] for p in parts], ignore_index=True) for name in parts[0][1]}
     case = case_from_frames(**tables)
     return SyntheticCase(case, Truth(**truth), cfg)
@@ -123,16 +141,18 @@ def write_case(path: str | Path, n_accounts: int = 2000, seed: int = 0, progress
             p.unlink()
     conn, tconn = sqlite3.connect(path), sqlite3.connect(truth_path)
     try:
-        for name in TABLE_NAMES:
-            cols = ", ".join(f"{c.name} {_SQLTYPE[c.kind]}" for c in _written(name))
+        for name in _table_names(cfg):
+            cols = ", ".join(f"{c.name} {_SQLTYPE[c.kind]}" for c in _written(name, cfg))
             conn.execute(f"CREATE TABLE {name} ({cols})")
+        for name, df in (case_tables(cfg) if cfg.money_side else {}).items():
+            _append(conn, name, df, cfg)
         bounds = _chunks(cfg)
         for i, (lo, hi) in enumerate(bounds):
             tables, truth = make_chunk(cfg, i, lo, hi)
             for name, df in tables.items():
-                _append(conn, name, df)
+                _append(conn, name, df, cfg)
             for name, df in truth.items():
-                df.to_sql(f"truth_{name}", tconn, if_exists="append", index=False)
+                _append_frame(tconn, f"truth_{name}", df, first=i == 0)
             conn.commit()
             tconn.commit()
             if progress:
@@ -150,7 +170,8 @@ def load_truth(path: str | Path) -> Truth:
     """Read the ground truth written by :func:`write_case` (give the case or the truth path).
 
     Truth files written before ring shapes existed hold only lockstep rings and no honest
-    groups: they load with ``shape`` "lockstep" and an empty ``honest_groups``.
+    groups: they load with ``shape`` "lockstep" and an empty ``honest_groups``. Files written
+    before the money side load with ``mule`` 0 and an empty ``payments``.
     """
     p = Path(path)
     if not p.name.endswith(".truth.sqlite"):
@@ -164,8 +185,11 @@ def load_truth(path: str | Path) -> Truth:
             raise InputError(f"{p} is not a ground-truth file written by write_case: no table {', '.join(missing)}")
         tables = {n: pd.read_sql_query(f"SELECT * FROM truth_{n}", conn) for n in _TRUTH_TABLES if f"truth_{n}" in have}
     tables.setdefault("honest_groups", pd.DataFrame(columns=["group_id", "kind", "account_id"], dtype=object))
+    tables.setdefault("payments", pd.DataFrame(columns=TRUTH_PAYMENT_COLUMNS, dtype=object))
     if "shape" not in tables["rings"]:
         tables["rings"]["shape"] = "lockstep"
+    if "mule" not in tables["accounts"]:
+        tables["accounts"]["mule"] = 0
     return Truth(**tables)
 
 
@@ -173,15 +197,30 @@ _SQLTYPE = {"id": "TEXT", "text": "TEXT", "ts": "TIMESTAMP", "flag": "INTEGER", 
             "float": "REAL", "enum": "TEXT"}
 
 
-def _written(name: str) -> list:
-    """The columns a generated table has: the contract's, less the optional ones it does not produce."""
-    return [c for c in TABLES[name].columns if c.absent != "omit"]
+def _table_names(cfg: SynthConfig) -> tuple[str, ...]:
+    """The tables a generated case has: the six, and the money side's optional ones when it is on."""
+    return TABLE_NAMES + (OPTIONAL_TABLE_NAMES if cfg.money_side else ())
 
 
-def _append(conn: sqlite3.Connection, name: str, df: pd.DataFrame) -> None:
-    cols = [c.name for c in _written(name)]
+def _written(name: str, cfg: SynthConfig) -> list:
+    """The columns a generated table has: all of the contract's, or without the money side the six tables' own."""
+    return [c for c in TABLES[name].columns if cfg.money_side or c.absent != "omit"]
+
+
+def _append(conn: sqlite3.Connection, name: str, df: pd.DataFrame, cfg: SynthConfig) -> None:
+    cols = [c.name for c in _written(name, cfg)]
     arrays = [df[c].to_numpy(dtype=object) if df[c].dtype == object else df[c].tolist() for c in cols]
     conn.executemany(f"INSERT INTO {name} VALUES ({', '.join('?' * len(cols))})", zip(*arrays))
+
+
+def _append_frame(conn: sqlite3.Connection, table: str, df: pd.DataFrame, first: bool) -> None:
+    """Append a ground-truth frame (creating its table the first time): executemany, not the slower ``to_sql``."""
+    if first:
+        kinds = {"i": "INTEGER", "u": "INTEGER", "b": "INTEGER", "f": "REAL"}
+        cols = ", ".join(f'"{c}" {kinds.get(df[c].dtype.kind, "TEXT")}' for c in df.columns)
+        conn.execute(f'CREATE TABLE "{table}" ({cols})')
+    conn.executemany(f'INSERT INTO "{table}" VALUES ({", ".join("?" * df.shape[1])})',
+                     zip(*[df[c].tolist() for c in df.columns]))
 
 
 def _chunks(cfg: SynthConfig) -> list[tuple[int, int]]:

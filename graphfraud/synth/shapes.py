@@ -489,7 +489,10 @@ def _shape_reputation(w, rng) -> None:
 
 
 def _shape_payments(w, rng, redo: np.ndarray, kinds: np.ndarray, users: pd.DataFrame) -> None:
-    """New payments for the shapes' accounts, never before signup: bad ones for rings, clean invoices for MSPs."""
+    """Plain payments for the shapes' accounts, never before signup: bad ones for rings, clean invoices for MSPs.
+
+    With the money side on, only the draws are made (:mod:`graphfraud.synth.money` makes the payments).
+    """
     who = np.flatnonzero(redo)
     signup_day = ((pd.to_datetime(users["signup_ts"].to_numpy()[who]) - w.start) / pd.Timedelta(days=1)).to_numpy()
     lo = np.maximum(-90, np.ceil(signup_day)).astype(np.int64)
@@ -510,10 +513,12 @@ def _shape_payments(w, rng, redo: np.ndarray, kinds: np.ndarray, users: pd.DataF
     status = np.where(bad, np.where(rng.random(len(pa)) < 0.6, "CHARGEBACK", "DECLINED"), "PAID").astype(object)
     method = rng.choice(["CARD", "INVOICE", "WIRE"], size=len(pa), p=[0.6, 0.3, 0.1]).astype(object)
     method[k[pa] == "msp"] = rng.choice(["INVOICE", "WIRE"], size=int((k[pa] == "msp").sum()))
+    amount = np.round(rng.lognormal(4.5, 0.8, size=len(pa)), 2)
+    if w.cfg.money_side:
+        return  # the money side makes the payments; drawn all the same, so _shape_ec2's draws stay as they were
     new = pd.DataFrame({
         "payment_ts": (w.start + pd.to_timedelta(pday, unit="D")).strftime("%Y-%m-%d %H:%M:%S").to_numpy(dtype=object),
-        "account_id": w.acct_names[who[pa]], "method": method,
-        "amount_usd": np.round(rng.lognormal(4.5, 0.8, size=len(pa)), 2), "status": status})
+        "account_id": w.acct_names[who[pa]], "method": method, "amount_usd": amount, "status": status})
     old = w.payments[~w.payments["account_id"].isin(w.acct_names[who])]
     w.payments = pd.concat([old, new], ignore_index=True).sort_values(
         ["payment_ts", "account_id"], kind="stable").reset_index(drop=True)

@@ -7,7 +7,10 @@ their own (:func:`~graphfraud.synth.shapes.step_rng`), so adding them left every
 earlier draw, and so every earlier account, login and lockstep ring, unchanged.
 A new behaviour is a new step with its own generator, appended before
 :func:`_assemble_logins`; what it needs in the later tables goes in
-:func:`~graphfraud.synth.shapes.shape_tables`.
+:func:`~graphfraud.synth.shapes.shape_tables`. The money side comes last
+(:func:`~graphfraud.synth.money.money_side`, its own generators too): it replaces
+the plain payments of :func:`_payments` and the shapes, which are still drawn so
+that the shared stream reaches :func:`_findings` where it always did.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from . import shapes
+from . import money, shapes
 from .config import SynthConfig
 from .vocab import (BENIGN_ACTIONS, COUNTRIES, COUNTRY_P, DOMAINS, FINDING_TYPES, FOREIGN, REGIONS, THROWAWAY, Ids,
                     code_text, diurnal_minutes, ip_text, minute_text)
@@ -31,7 +34,7 @@ class _World(SimpleNamespace):
 
 def make_chunk(cfg: SynthConfig, chunk: int, lo: int, hi: int) -> tuple[dict, dict]:
     """The case tables and the ground-truth tables of accounts ``lo`` to ``hi`` (chunk number ``chunk``)."""
-    w = _World(cfg=cfg, chunk=chunk, rng=np.random.default_rng([cfg.seed, chunk]), m=hi - lo,
+    w = _World(cfg=cfg, chunk=chunk, rng=np.random.default_rng([cfg.seed, chunk]), m=hi - lo, lo=lo,
                start=pd.Timestamp(cfg.start), total_min=cfg.days * 1440, minute_text=minute_text(
                    pd.Timestamp(cfg.start), cfg.days), ids=Ids(chunk, cfg.chunk_size),
                acct_names=np.array([f"A{100000 + i}" for i in range(lo, hi)], dtype=object),
@@ -40,7 +43,7 @@ def make_chunk(cfg: SynthConfig, chunk: int, lo: int, hi: int) -> tuple[dict, di
                  _targeted_takeovers, _benign_ec2, shapes.assign_shapes, shapes.slow_rings, shapes.device_farms,
                  shapes.tiny_rings, shapes.proxy_rotation_rings, shapes.carrier_nat_rings, shapes.small_lockstep_rings,
                  shapes.msp_groups, shapes.family_tablets, shapes.drop_normal_life, _assemble_logins, _ip_reputation,
-                 _ec2_table, _users, _payments, _findings, shapes.shape_tables):
+                 _ec2_table, _users, _payments, _findings, shapes.shape_tables, money.money_side):
         step(w)
     return _tables(w), _truth(w)
 
@@ -322,7 +325,7 @@ def _users(w: _World) -> None:
 
 
 def _payments(w: _World) -> None:
-    """Payments; rings and accounts after a takeover have far more chargebacks and declines."""
+    """Plain payments (without the money side); rings and accounts after a takeover have far more bad ones."""
     rng, m = w.rng, w.m
     n_pay = np.where(rng.random(m) < 0.9, rng.integers(3, 12, size=m), 0)
     pa = np.repeat(np.arange(m), n_pay)
@@ -333,11 +336,15 @@ def _payments(w: _World) -> None:
     p_bad[after] = 0.5
     bad = rng.random(len(pa)) < p_bad
     status = np.where(bad, np.where(rng.random(len(pa)) < 0.6, "CHARGEBACK", "DECLINED"), "PAID").astype(object)
+    method = rng.choice(["CARD", "INVOICE", "WIRE"], size=len(pa), p=[0.6, 0.3, 0.1]).astype(object)
+    amount = np.round(rng.lognormal(4.5, 0.8, size=len(pa)), 2)
+    if w.cfg.money_side:
+        return  # the money side makes the payments; drawn all the same, so the shared stream stays where it was
     w.payments = pd.DataFrame({
         "payment_ts": (w.start + pd.to_timedelta(pday, unit="D")).strftime("%Y-%m-%d %H:%M:%S").to_numpy(dtype=object),
         "account_id": w.acct_names[pa],
-        "method": rng.choice(["CARD", "INVOICE", "WIRE"], size=len(pa), p=[0.6, 0.3, 0.1]).astype(object),
-        "amount_usd": np.round(rng.lognormal(4.5, 0.8, size=len(pa)), 2),
+        "method": method,
+        "amount_usd": amount,
         "status": status,
     }).sort_values(["payment_ts", "account_id"], kind="stable").reset_index(drop=True)
 
@@ -360,8 +367,11 @@ def _findings(w: _World) -> None:
 
 
 def _tables(w: _World) -> dict:
-    return {"users": w.users, "logins": w.logins, "ip_reputation": w.ip_reputation, "ec2_activity": w.ec2,
-            "payments": w.payments, "security_findings": w.findings}
+    tables = {"users": w.users, "logins": w.logins, "ip_reputation": w.ip_reputation, "ec2_activity": w.ec2,
+              "payments": w.payments, "security_findings": w.findings}
+    if w.cfg.money_side:
+        tables["blocklist"] = w.blocklist
+    return tables
 
 
 def _truth(w: _World) -> dict:
@@ -374,10 +384,13 @@ def _truth(w: _World) -> dict:
         "mobile": w.mobile.astype(int),
         "vpn_user": w.vpn_user.astype(int),
         "traveller": w.traveller.astype(int),
+        "mule": w.mule.astype(int),
     })
     ips = pd.DataFrame({"ip": w.ip_names, "kind": w.ip_kind, "has_reputation": w.has_reputation.astype(int)})
     campaigns = pd.DataFrame(w.campaign_rows)
     campaigns["first_seen"] = w.minute_text[campaigns.pop("first_minute").to_numpy()]
     rings = pd.concat(w.ring_rows + shapes.truth_ring_rows(w), ignore_index=True)
+    payments = (w.truth_payments if w.cfg.money_side
+                else pd.DataFrame({c: pd.Series(dtype=object) for c in money.TRUTH_PAYMENT_COLUMNS}))
     return {"accounts": accounts, "rings": rings, "campaigns": campaigns, "ips": ips,
-            "honest_groups": shapes.truth_honest_groups(w)}
+            "honest_groups": shapes.truth_honest_groups(w), "payments": payments}
