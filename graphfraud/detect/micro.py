@@ -462,7 +462,8 @@ class _Group:
         return self._next
 
 
-def _compute(ev: _Events, p: MicroParams) -> list[_Result]:
+def _compute(ev: _Events, p: MicroParams):
+    """Each metric's :class:`_Result`, one at a time (a caller that keeps only the spikes holds one at once)."""
     n = len(ev.ts)
     start = int(ev.ts[0]) if n else 0
     new = np.ones(n, dtype=bool)
@@ -472,8 +473,10 @@ def _compute(ev: _Events, p: MicroParams) -> list[_Result]:
     width = len(uniq) + 1
     groups: dict[tuple[str, str], _Group] = {}
     bounds: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    out = []
-    for m in p.metrics:
+    # each group's and window's arrays are dropped after the last metric that needs them
+    last_group = {(m.entity, m.of): i for i, m in enumerate(p.metrics)}
+    last_window = {m.window_ns: i for i, m in enumerate(p.metrics)}
+    for i, m in enumerate(p.metrics):
         grp = groups.get((m.entity, m.of))
         if grp is None:
             grp = groups[(m.entity, m.of)] = _Group(ev, m.entity, m.of, rank, width)
@@ -484,8 +487,14 @@ def _compute(ev: _Events, p: MicroParams) -> list[_Result]:
             bounds[w] = (np.searchsorted(uniq, ev.ts - w, side="right"),
                          np.searchsorted(uniq, np.maximum(ev.ts - p.history_ns, start + w - 1), side="right"))
         edge, old = bounds[w]
-        out.append(_evaluate(m, grp, ev, edge[grp.pos], old[grp.pos], start, p))
-    return out
+        result = _evaluate(m, grp, ev, edge[grp.pos], old[grp.pos], start, p)
+        del edge, old
+        if last_window[w] == i:
+            del bounds[w]
+        if last_group[(m.entity, m.of)] == i:
+            del groups[(m.entity, m.of)], grp
+        yield result
+        del result
 
 
 def others_pvalue(value, lam, floor: float):
@@ -601,7 +610,7 @@ def micro_features(events: pd.DataFrame, params: MicroParams | None = None, **ov
     """
     p = _params(params, overrides)
     ev = _frame_events(events)
-    return _feature_frame(ev, _compute(ev, p), events.index)
+    return _feature_frame(ev, list(_compute(ev, p)), events.index)
 
 
 # --------------------------------------------------------------------------- alerts
@@ -655,7 +664,7 @@ def micro_windows(case: Case, amounts=None, params: MicroParams | None = None, *
     return _alerts(ev, _compute(ev, p), p)
 
 
-def _alerts(ev: _Events, results: list[_Result], p: MicroParams) -> pd.DataFrame:
+def _alerts(ev: _Events, results, p: MicroParams) -> pd.DataFrame:
     frames = []
     for r in results:
         s = np.flatnonzero(r.spike)
