@@ -319,10 +319,9 @@ def _case(args) -> int:
     return 0
 
 
-def _export(args) -> int:
+def _load_three_stage(args):
+    """Check ``--out``, then load the case as the first of three progress stages (export, etl)."""
     from .act.output import check_writable
-    from .graph.neptune_csv import export_neptune_csv
-    from .graph.records import graph_records
     from .loaders import load_case
     from .progress import Progress
 
@@ -330,7 +329,14 @@ def _export(args) -> int:
     progress = Progress(total=3, quiet=args.quiet)
     path, fmt = _input(args)
     with progress.stage(f"loading {path}"):
-        case = load_case(path, format=fmt)
+        return load_case(path, format=fmt), progress
+
+
+def _export(args) -> int:
+    from .graph.neptune_csv import export_neptune_csv
+    from .graph.records import graph_records
+
+    case, progress = _load_three_stage(args)
     with progress.stage("building the graph records"):
         records = graph_records(case, args.since, args.until)
     with progress.stage(f"writing {args.out}"):
@@ -343,15 +349,8 @@ def _export(args) -> int:
 
 def _etl(args) -> int:
     from .act.etl import run_etl, write_etl
-    from .act.output import check_writable
-    from .loaders import load_case
-    from .progress import Progress
 
-    check_writable(args.out)
-    progress = Progress(total=3, quiet=args.quiet)
-    path, fmt = _input(args)
-    with progress.stage(f"loading {path}"):
-        case = load_case(path, format=fmt)
+    case, progress = _load_three_stage(args)
     with progress.stage("converting, flagging and aggregating payments"):
         result = run_etl(case, high_amount=args.high_amount, history_days=args.history_days,
                          history_multiple=args.history_multiple, rapid_seconds=args.rapid_seconds)
