@@ -94,3 +94,12 @@ def test_date_only_payment_times_are_not_read_as_bursts():
     tx = graphfraud.transactions(case)
     assert not tx["rapid_succession"].any()
     assert tx["reasons"].str.contains("no time of day").all()
+
+
+def test_spiking_ips_devices_and_accounts_carry_their_spike_counts_on_the_ring_pages(money_run):
+    res, out = money_run
+    fl = res.rings.flagged
+    hit = fl[(fl["spiking_entities"] > 0) | (fl["member_spikes"] > 0)]
+    assert len(hit), "the sample's rings spike"
+    page = (out / "cases" / hit["ring_id"].iloc[0] / "graph.html").read_text()
+    assert "max_spike_score" in page and "first_spike" in page

@@ -26,7 +26,8 @@ from ..case.arrays import column_isin, column_values
 from ..case.schema import TIME_FORMAT as _TS
 from ..errors import InputError
 from ..graph.build import build_graph
-from ..graph.view import annotate_rings, explore, write_assets
+from ..detect.micro import spike_counts
+from ..graph.view import annotate_rings, annotate_spikes, explore, write_assets
 from ..rings import RingResult
 from .money import has_money_side, money_side, with_ring_spikes
 from .report import markdown_table, md_escape
@@ -214,6 +215,10 @@ def open_ring_cases(case: Case, rings: RingResult, out_dir: str | Path, signals:
     start, end = periods.analysis.start, periods.analysis.end
     if graph is None:
         graph = annotate_rings(build_graph(near, since=start, until=end, signals=signals, bursts=bursts), rings)
+    if money is not None:  # the page's tooltips show each IP, device and account's spikes in the analysis period
+        alerts = money.micro_alerts
+        annotate_spikes(graph, spike_counts(alerts[periods.analysis.mask(alerts["window_end"])] if len(alerts)
+                                            else alerts))
 
     # each per-ring table is cut from one table of all wanted rings by one groupby: no ring filters a whole frame
     mine = rings.rings[rings.rings["ring_id"].isin(wanted).to_numpy()]

@@ -14,8 +14,8 @@ from .build import NODE_TYPES, build_graph, node_id
 from .neptune_csv import export_neptune_csv, read_neptune_csv
 from .records import GraphRecords, graph_records
 from .stores import GraphBackend, NetworkXBackend, connect
-from .view import annotate_rings, explore
+from .view import annotate_rings, annotate_spikes, explore
 
 __all__ = ["build_graph", "node_id", "NODE_TYPES", "graph_records", "GraphRecords", "entity_activity",
            "evidence_to_activity", "Activity", "activity_from_rows", "ACTIVITY_COLUMNS", "connect", "GraphBackend", "NetworkXBackend",
-           "export_neptune_csv", "read_neptune_csv", "explore", "annotate_rings"]
+           "export_neptune_csv", "read_neptune_csv", "explore", "annotate_rings", "annotate_spikes"]

@@ -75,6 +75,31 @@ def annotate_rings(graph: nx.Graph, rings) -> nx.Graph:
     return graph
 
 
+def annotate_spikes(graph: nx.Graph, counts) -> nx.Graph:
+    """Write ``spikes``, ``first_spike``, ``last_spike`` and ``max_spike_score`` onto IP, device and account nodes.
+
+    ``counts`` is :func:`graphfraud.detect.micro.spike_counts` of the micro-window
+    alerts; the page's tooltips then show them (in place, returns ``graph``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> g = nx.Graph([("account:A", "ip:9.9.9.9")])
+    >>> c = pd.DataFrame({"entity_type": ["ip"], "entity": ["9.9.9.9"], "spikes": [2],
+    ...     "first_spike": pd.to_datetime(["2025-08-01 10:00"]), "last_spike": pd.to_datetime(["2025-08-02 11:00"]),
+    ...     "max_score": [12.5]})
+    >>> annotate_spikes(g, c).nodes["ip:9.9.9.9"]["spikes"]
+    2
+    """
+    for kind, entity, n, first, last, score in zip(counts["entity_type"], counts["entity"], counts["spikes"],
+                                                    counts["first_spike"], counts["last_spike"], counts["max_score"]):
+        node = f"{kind}:{entity}"
+        if node in graph:
+            graph.nodes[node].update(spikes=int(n), first_spike=str(first), last_spike=str(last),
+                                     max_spike_score=float(score))
+    return graph
+
+
 def _relevance(data: dict) -> float:
     risk = data.get("risk_score") or 0
     return (3 * bool(data.get("ring_flagged")) + 2 * min(1, data.get("burst_triggers", 0) or 0)
