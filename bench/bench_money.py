@@ -32,6 +32,10 @@ sys.path.insert(0, str(HERE))
 from bench_scale import ensure_case  # noqa: E402
 
 
+def _peak() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
 def child(path: str) -> dict:
     import graphfraud
     from graphfraud.act.etl import run_etl, write_etl
@@ -46,12 +50,15 @@ def child(path: str) -> dict:
     t0 = time.perf_counter()
     etl = run_etl(case)
     out["etl"] = time.perf_counter() - t0
+    out["etl_rss_gib"] = _peak()
     t0 = time.perf_counter()
     alerts = micro_windows(case, amounts=payment_amounts_usd(case))
     out["micro"] = time.perf_counter() - t0
+    out["micro_rss_gib"] = _peak()
     t0 = time.perf_counter()
     expo = exposure(case)
     out["exposure"] = time.perf_counter() - t0
+    out["exposure_rss_gib"] = _peak()
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         write_etl(etl, tmp)
@@ -81,12 +88,13 @@ def main() -> None:
         rows.append((path.name, r))
     print(f"# money side, {time.strftime('%Y-%m-%d')}, {platform.machine()}, python {platform.python_version()}\n")
     print("| case | accounts | payments | load s | ETL s | micro s | exposure s | together s | Parquet s "
-          "| alerts | peak RSS GiB (after load) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| alerts | peak RSS GiB: load, +ETL, +micro, +exposure, all |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for name, r in rows:
         print(f"| {name} | {r['accounts']:,} | {r['payments']:,} | {r['load']:.1f} | {r['etl']:.1f} | "
               f"{r['micro']:.1f} | {r['exposure']:.1f} | {r['together']:.1f} | {r['parquet']:.1f} | "
-              f"{r['alerts']:,} | {r['rss_gib']:.2f} ({r['load_rss_gib']:.2f}) |")
+              f"{r['alerts']:,} | {r['load_rss_gib']:.2f}, {r['etl_rss_gib']:.2f}, {r['micro_rss_gib']:.2f}, "
+              f"{r['exposure_rss_gib']:.2f}, {r['rss_gib']:.2f} |")
 
 
 if __name__ == "__main__":

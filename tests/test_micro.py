@@ -525,3 +525,24 @@ def test_bad_event_frames_are_named():
         micro_features(ev.assign(kind="login"))
     with pytest.raises(InputError, match=r"lack column\(s\) \['kind'\]"):
         micro_features(ev.drop(columns="kind"))
+
+
+def test_alerts_computed_over_entity_ranges_equal_the_alerts_computed_at_once(monkeypatch):
+    import graphfraud.detect.micro as micro
+
+    rng = np.random.default_rng(5)
+    ev = random_events(rng, 4000, accounts=60, ips=12, devices=12, step=5)
+    logins = ev[ev["kind"] == "login"]
+    pays = ev[ev["kind"] == "payment"]
+    case = graphfraud.case_from_frames(
+        logins=pd.DataFrame({"event_ts": logins["ts"].astype(str), "account_id": logins["account_id"],
+                             "ip": logins["ip"], "country_iso": "DE", "result": "SUCCESS", "mfa_used": 0,
+                             "device_id": logins["device_id"]}),
+        payments=pd.DataFrame({"payment_ts": pays["ts"].astype(str), "account_id": pays["account_id"],
+                               "method": "CARD", "amount_usd": pays["amount_usd"], "status": "PAID",
+                               "ip": pays["ip"], "device_id": pays["device_id"]}))
+    low = dict(warmup="0s", alpha=0.05, count_ratio=1.0, ratio=1.5)
+    whole = micro_windows(case, **low)
+    assert len(whole) > 20
+    monkeypatch.setattr(micro, "_CHUNK_EVENTS", 150)  # many ranges per metric
+    pd.testing.assert_frame_equal(micro_windows(case, **low), whole)

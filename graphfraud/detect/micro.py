@@ -423,15 +423,9 @@ class _Result:
 class _Group:
     """The events of one (entity, of): sorted by entity then time, with a (entity, time rank) search key."""
 
-    def __init__(self, ev: _Events, entity: str, of: str, rank: np.ndarray, width: int):
-        ent = ev.ids[entity]
-        keep = ent >= 0
-        if of != "any":
-            keep &= ev.payment if of == "payment" else ~ev.payment
-        pos = np.flatnonzero(keep)
-        o = np.argsort(ent[pos], kind="stable")  # by entity; processing (time) order kept within one
-        self.pos = pos[o]
-        self.g = ent[self.pos]
+    def __init__(self, ev: _Events, entity: str, of: str, rank: np.ndarray, width: int, pos=None):
+        self.pos = _group_positions(ev, entity, of) if pos is None else pos
+        self.g = ev.ids[entity][self.pos]
         self.t = ev.ts[self.pos]
         self.width = width
         # (entity, time rank) packed: searchsorted on it stays inside the entity
@@ -443,6 +437,13 @@ class _Group:
         self.gend = np.repeat(starts + sizes, sizes)
         self._ev = ev
         self._next = None
+        self._order = None
+
+    def time_order(self) -> np.ndarray:
+        """The group's indices in processing (time) order."""
+        if self._order is None:
+            self._order = np.argsort(self.pos, kind="stable")
+        return self._order
 
     def first_after(self, r: np.ndarray) -> np.ndarray:
         """Per event: index of the entity's first event whose time rank is above ``r`` (one per event)."""
@@ -462,8 +463,13 @@ class _Group:
         return self._next
 
 
-def _compute(ev: _Events, p: MicroParams):
-    """Each metric's :class:`_Result`, one at a time (a caller that keeps only the spikes holds one at once)."""
+def _compute(ev: _Events, p: MicroParams, max_events: int | None = None):
+    """Each metric's :class:`_Result`, one at a time (a caller that keeps only the spikes holds one at once).
+
+    With ``max_events``, a metric is computed for one range of entity codes at a
+    time, each with about that many events (one result per range): every window and
+    baseline is one entity's, so the ranges are independent and memory stays bounded.
+    """
     n = len(ev.ts)
     start = int(ev.ts[0]) if n else 0
     new = np.ones(n, dtype=bool)
@@ -472,29 +478,67 @@ def _compute(ev: _Events, p: MicroParams):
     uniq = ev.ts[new]
     width = len(uniq) + 1
     groups: dict[tuple[str, str], _Group] = {}
-    bounds: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    # each group's and window's arrays are dropped after the last metric that needs them
+    if max_events is not None:
+        # group-major: one (entity, of, range) group at a time, built once for all its metrics
+        kinds = list(dict.fromkeys((m.entity, m.of) for m in p.metrics))
+        for entity, of in kinds:
+            metrics = [m for m in p.metrics if (m.entity, m.of) == (entity, of)]
+            pos = _group_positions(ev, entity, of)
+            for part in _entity_slices(pos, ev.ids[entity], max_events):
+                grp = _Group(ev, entity, of, rank, width, part)
+                for m in metrics:
+                    yield _evaluate_at(m, grp, ev, uniq, start, p)
+                del grp
+            del pos
+        return
+    # metric order (the feature columns' order); a group is dropped after the last metric that needs it
     last_group = {(m.entity, m.of): i for i, m in enumerate(p.metrics)}
-    last_window = {m.window_ns: i for i, m in enumerate(p.metrics)}
     for i, m in enumerate(p.metrics):
-        grp = groups.get((m.entity, m.of))
+        key = (m.entity, m.of)
+        grp = groups.get(key)
         if grp is None:
-            grp = groups[(m.entity, m.of)] = _Group(ev, m.entity, m.of, rank, width)
-        w = m.window_ns
-        if w not in bounds:
-            # per event in time order, so these queries come sorted: the rank of the last time
-            # <= t - w (the window's edge), and <= the history's lower edge
-            bounds[w] = (np.searchsorted(uniq, ev.ts - w, side="right"),
-                         np.searchsorted(uniq, np.maximum(ev.ts - p.history_ns, start + w - 1), side="right"))
-        edge, old = bounds[w]
-        result = _evaluate(m, grp, ev, edge[grp.pos], old[grp.pos], start, p)
-        del edge, old
-        if last_window[w] == i:
-            del bounds[w]
-        if last_group[(m.entity, m.of)] == i:
-            del groups[(m.entity, m.of)], grp
+            grp = groups[key] = _Group(ev, m.entity, m.of, rank, width)
+        result = _evaluate_at(m, grp, ev, uniq, start, p)
+        del grp
+        if last_group[key] == i:
+            del groups[key]
         yield result
         del result
+
+
+def _evaluate_at(m: Metric, grp: _Group, ev: _Events, uniq: np.ndarray, start: int, p: MicroParams) -> _Result:
+    w = grp.t.dtype.type(m.window_ns)
+    # the rank of the last time <= t - w (the window's edge), and <= the history's lower edge; asked in time
+    # order (the group is in entity order), which keeps the binary search in cache: 5x faster on 4M events
+    order = grp.time_order()
+    t = grp.t[order]
+    edge, old = np.empty(len(t), np.int64), np.empty(len(t), np.int64)
+    edge[order] = np.searchsorted(uniq, t - w, side="right")
+    old[order] = np.searchsorted(uniq, np.maximum(t - p.history_ns, start + w - 1), side="right")
+    del t
+    return _evaluate(m, grp, ev, edge, old, start, p)
+
+
+def _group_positions(ev: _Events, entity: str, of: str) -> np.ndarray:
+    """Processing positions of the events of (entity, of), sorted by entity, time order kept within one."""
+    ent = ev.ids[entity]
+    keep = ent >= 0
+    if of != "any":
+        keep &= ev.payment if of == "payment" else ~ev.payment
+    pos = np.flatnonzero(keep)
+    return pos[np.argsort(ent[pos], kind="stable")]
+
+
+def _entity_slices(pos: np.ndarray, ent: np.ndarray, max_events: int) -> list[np.ndarray]:
+    """``pos`` (sorted by entity) cut into slices of about ``max_events`` events, never inside an entity."""
+    if len(pos) <= max_events:
+        return [pos]
+    starts = run_starts(ent[pos])
+    # the entity start at or after each multiple of max_events
+    cuts = np.unique(starts[np.minimum(np.searchsorted(starts, np.arange(max_events, len(pos), max_events)),
+                                       len(starts) - 1)])
+    bounds = np.concatenate([[0], cuts[cuts > 0], [len(pos)]])
+    return [pos[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
 
 def others_pvalue(value, lam, floor: float):
@@ -661,7 +705,11 @@ def micro_windows(case: Case, amounts=None, params: MicroParams | None = None, *
     """
     p = _params(params, overrides)
     ev = _case_events(case, amounts)
-    return _alerts(ev, _compute(ev, p), p)
+    return _alerts(ev, _compute(ev, p, max_events=_CHUNK_EVENTS), p)
+
+
+#: micro_windows computes a metric over entity ranges of about this many events at a time (memory bound)
+_CHUNK_EVENTS = 2_000_000
 
 
 def _alerts(ev: _Events, results, p: MicroParams) -> pd.DataFrame:
