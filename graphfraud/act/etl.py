@@ -83,14 +83,16 @@ def write_etl(result: EtlResult, out: str | Path, format: str = "parquet") -> di
         folder.csv("customers.csv", result.customers)
         folder.csv("rejected_rows.csv", result.rejected)
     else:
-        days = tx["day"].to_numpy(dtype=object)
-        order = np.argsort(days, kind="stable")
-        bounds = np.flatnonzero(np.r_[True, days[order][1:] != days[order][:-1], True]) if len(tx) else [0]
+        day = pd.Categorical(tx["day"])
+        codes, names = day.codes, np.asarray(day.categories, dtype=object)
+        order = np.argsort(codes, kind="stable")
+        bounds = np.flatnonzero(np.r_[True, codes[order][1:] != codes[order][:-1], True]) if len(tx) else [0]
         body = tx.drop(columns="day")
         schema = _schema(body)  # one schema for every day, or readers that unify partitions fail
         for lo, hi in zip(bounds[:-1], bounds[1:]):
             rows = order[lo:hi]
-            folder.bytes(f"transactions/day={days[rows[0]]}/part-0.parquet", _parquet(body.iloc[rows], schema))
+            folder.bytes(f"transactions/day={names[codes[rows[0]]]}/part-0.parquet",
+                         _parquet(body.iloc[rows], schema))
         folder.bytes("customers/part-0.parquet", _parquet(result.customers))
         folder.bytes("rejected/part-0.parquet", _parquet(result.rejected))
     first, last = result.period()
@@ -109,7 +111,9 @@ def _schema(df: pd.DataFrame):
 
     schema = pa.Schema.from_pandas(df, preserve_index=False)
     for i, f in enumerate(schema):
-        if pa.types.is_null(f.type) or pa.types.is_large_string(f.type):
+        # a categorical's whole dictionary would be written into every day's file: plain text instead
+        # (Parquet dictionary-encodes each file's own values)
+        if pa.types.is_null(f.type) or pa.types.is_large_string(f.type) or pa.types.is_dictionary(f.type):
             schema = schema.set(i, pa.field(f.name, pa.string()))
     return schema.remove_metadata()
 

@@ -157,15 +157,20 @@ def _base_columns(pay: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
     else:
         pid = np.array([f"row-{r}" for r in rows], dtype=object)
     ts = pay["payment_ts"].to_numpy()[rows]
-    out = pd.DataFrame({"payment_id": pid, "payment_ts": ts,
-                        "day": pd.Series(ts).dt.strftime("%Y-%m-%d").to_numpy(dtype=object),
-                        "account_id": pay["account_id"].to_numpy(dtype=object)[rows],
-                        "status": pay["status"].to_numpy(dtype=object)[rows],
-                        "method": pay["method"].to_numpy(dtype=object)[rows]})
-    for c in _OPTIONAL:
+    out = pd.DataFrame({"payment_id": pid, "payment_ts": ts, "day": _days(ts),
+                        "account_id": pay["account_id"].to_numpy(dtype=object)[rows]})
+    # categorical columns stay categorical: codes, not a reference per payment (10M payments at 1M accounts)
+    for c in ["status", "method", *_OPTIONAL]:
         if c in pay:
-            out[c] = pay[c].to_numpy()[rows] if c == "amount" else pay[c].to_numpy(dtype=object)[rows]
+            out[c] = pay[c].iloc[rows].reset_index(drop=True)
     return out
+
+
+def _days(ts: np.ndarray) -> pd.Categorical:
+    """``YYYY-MM-DD`` per time, as a categorical: one string per distinct day, not per payment."""
+    day = ts.astype("datetime64[D]")
+    codes, uniq = pd.factorize(day, sort=True)
+    return pd.Categorical.from_codes(codes, pd.Index(pd.DatetimeIndex(uniq).strftime("%Y-%m-%d"), dtype=object))
 
 
 def _to_usd(pay: pd.DataFrame, fx: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -307,24 +312,33 @@ def payment_times_are_dates(pay: pd.DataFrame) -> bool:
 def _reasons(out: pd.DataFrame, p: TransactionParams, timed: bool = True) -> np.ndarray:
     """The flags raised, in words with their numbers; the rows without history say so when large enough to matter."""
     n = len(out)
-    parts = [[] for _ in range(n)]
+    parts = {}
     amt = out["amount_usd"].to_numpy()
+    why = out["blocklist_reason"].to_numpy()
     for i in np.flatnonzero(out["blocklisted"].to_numpy()):
-        parts[i].append(out["blocklist_reason"].iat[i])
+        parts.setdefault(i, []).append(why[i])
     for i in np.flatnonzero(out["high_amount"].to_numpy()):
-        parts[i].append(f"amount {amt[i]:,.2f} USD above {p.high_amount:,.0f} USD")
+        parts.setdefault(i, []).append(f"amount {amt[i]:,.2f} USD above {p.high_amount:,.0f} USD")
     mean, count = out["history_mean_usd"].to_numpy(), out["history_payments"].to_numpy()
     for i in np.flatnonzero(out["above_history"].to_numpy()):
-        parts[i].append(f"amount {amt[i]:,.2f} USD is {amt[i] / mean[i]:.1f}x the account's mean of "
-                        f"{mean[i]:,.2f} USD over {count[i]} payment(s) in the previous {p.history_days:g} days")
+        parts.setdefault(i, []).append(
+            f"amount {amt[i]:,.2f} USD is {amt[i] / mean[i]:.1f}x the account's mean of {mean[i]:,.2f} USD over "
+            f"{count[i]} payment(s) in the previous {p.history_days:g} days")
+    rapid = f"another payment by the account within {p.rapid_seconds:g} s"
     for i in np.flatnonzero(out["rapid_succession"].to_numpy()):
-        parts[i].append(f"another payment by the account within {p.rapid_seconds:g} s")
-    for i in np.flatnonzero(count == 0):
-        parts[i].append(f"no payment in the previous {p.history_days:g} days: above_history not judged")
+        parts.setdefault(i, []).append(rapid)
+    # the texts every row may share are one string each, not one per payment (10M payments at 1M accounts)
+    tail = []
+    no_history = f"no payment in the previous {p.history_days:g} days: above_history not judged"
     if not timed:
-        for i in range(n):
-            parts[i].append("payment times carry no time of day: rapid_succession not judged")
-    return np.array(["; ".join(x) for x in parts], dtype=object)
+        tail = ["payment times carry no time of day: rapid_succession not judged"]
+    first = count == 0
+    text = np.empty(n, dtype=object)
+    text[:] = "; ".join(tail)  # one shared string object, not n copies
+    text[first] = "; ".join([no_history] + tail)
+    for i, x in parts.items():
+        text[i] = "; ".join(x + ([no_history] if first[i] else []) + tail)
+    return text
 
 
 def customer_aggregates(case: Case, transactions_frame: pd.DataFrame | None = None,
