@@ -176,7 +176,8 @@ def analyze(
     money = None
     if has_money_side(case):
         with progress.stage("money side: transactions, micro windows, exposure"):
-            money = money_side(case, as_of=until)
+            # exposure walks the graph the rings were scored on (campaign IPs left out: their victims are random)
+            money = money_side(case, as_of=until, activity=rings.activity)
             rings = with_ring_spikes(rings, money, periods.analysis)
         params["money"] = _money_params(money)
     with progress.stage("rule proposals"):

@@ -304,7 +304,8 @@ def open_case(case: Case, ring_id: str, out_dir: str | Path, rings: RingResult |
                 if not isinstance(store, GraphBackend):
                     backend.close()
     if money is None and has_money_side(case):
-        money = money_side(case, as_of=(periods.analysis.end if periods is not None else until))
+        money = money_side(case, as_of=(periods.analysis.end if periods is not None else until),
+                           activity=rings.activity)  # as analyze: the graph the rings were scored on
         rings = with_ring_spikes(rings, money, periods.analysis if periods is not None else None)
     index = open_ring_cases(case, rings, out_dir, signals, bursts, periods=periods, since=since, until=until,
                             ring_ids=[ring_id], graph=graph, money=money)
