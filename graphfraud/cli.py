@@ -149,6 +149,8 @@ def _parser() -> argparse.ArgumentParser:
     o.add_argument("--ring-method", default="louvain", choices=["louvain", "components"], help="community detection")
     o.add_argument("--resolution", type=_positive, default=1.0, help="Louvain resolution")
     o.add_argument("--seed", type=_seed, default=0, help="seed for community detection")
+    o.add_argument("--no-payment-evidence", action="store_true",
+                   help="rings from logins only, as analyze --no-payment-evidence")
 
     x = sub.add_parser("export", formatter_class=_FMT, help="write the graph for another store")
     xsub = x.add_subparsers(dest="export_format", required=True)
@@ -172,6 +174,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="above_history: amount above this multiple of the account's mean")
     e.add_argument("--rapid-seconds", type=_positive, default=60,
                    help="rapid_succession: another payment by the account within this many seconds")
+    e.add_argument("--allow-rejected", action="store_true",
+                   help="continue even when most rows of a table were rejected")
     e.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
 
     g = sub.add_parser("generate", formatter_class=_FMT,
@@ -314,7 +318,7 @@ def _case(args) -> int:
     case = load_case(path, format=fmt)
     periods = resolve_periods(case, args.since, args.until, args.window_days, args.as_of, names=_FLAGS)
     folder = open_case(case, args.ring_id, args.out, periods=periods, store=args.graph, method=args.ring_method,
-                       resolution=args.resolution, seed=args.seed)
+                       resolution=args.resolution, seed=args.seed, payments=not args.no_payment_evidence)
     print(f"case folder: {folder}")
     return 0
 
@@ -350,7 +354,11 @@ def _export(args) -> int:
 def _etl(args) -> int:
     from .act.etl import run_etl, write_etl
 
+    from .pipeline import rejection_warnings
+
     case, progress = _load_three_stage(args)
+    # as analyze: a table mostly rejected (all the rates, all the listings) stops the run
+    warnings = rejection_warnings(case, args.allow_rejected, flag="--allow-rejected")
     with progress.stage("converting, flagging and aggregating payments"):
         result = run_etl(case, high_amount=args.high_amount, history_days=args.history_days,
                          history_multiple=args.history_multiple, rapid_seconds=args.rapid_seconds)
@@ -359,15 +367,19 @@ def _etl(args) -> int:
     tx = result.transactions
     first, last = result.period()
     tiers = ", ".join(f"{t} {int((tx['risk_tier'] == t).sum()):,}" for t in ("HIGH", "MEDIUM", "LOW"))
-    by_stage = result.rejected["stage"].value_counts()
+    rej = result.rejected
+    loaded = rej[rej["stage"] == "load"].drop_duplicates(["table", "row"])["table"].value_counts()
+    at_load = ", ".join(f"{t} {int(loaded.get(t, 0)):,}" for t in ("payments", "blocklist", "fx_rates"))
+    converted = int((rej["stage"] == "conversion").sum())
     period = f"{first} to {last} (first to last payment)" if first is not None else "no payments"
     print(f"graphfraud etl: {case.source}\n"
           f"  period         {period}\n"
           f"  transactions   {len(tx):,} ({tiers})\n"
           f"  customers      {len(result.customers):,}\n"
-          f"  rejected       {len(result.rejected):,} payment row(s): {int(by_stage.get('load', 0)):,} at load, "
-          f"{int(by_stage.get('conversion', 0)):,} without a USD amount (reasons in the rejected table)\n"
-          f"  outputs        {args.out}/ ({len(manifest['files'])} files, {args.format}; manifest.json lists them)")
+          f"  rejected       at load: {at_load}; {converted:,} payment(s) without a USD amount "
+          f"(every row with its reason in the rejected table)\n"
+          + "".join(f"  warning        {w}\n" for w in warnings)
+          + f"  outputs        {args.out}/ ({len(manifest['files'])} files, {args.format}; manifest.json lists them)")
     return 0
 
 

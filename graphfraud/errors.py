@@ -32,7 +32,8 @@ class SchemaError(GraphFraudError):
         where = f" in {source}" if source else ""
         lines = [f"the case{where} does not match the data contract ({len(self.problems)} problem(s)):"]
         lines += [f"  - {p}" for p in self.problems]
-        lines.append("  (see the case schema: users, logins, ip_reputation, ec2_activity, payments, security_findings)")
+        lines.append("  (see the case schema: users, logins, ip_reputation, ec2_activity, payments, security_findings;"
+                     " optional: blocklist, fx_rates)")
         super().__init__("\n".join(lines))
 
 

@@ -110,7 +110,7 @@ def brute_force(events: pd.DataFrame, p: MicroParams) -> pd.DataFrame:
             lam = max(baseline, m.prior)
             judged = ts[i] >= start + p.warmup_ns and value >= m.min_value
             if m.measure == "usd":
-                pvalue, spike = math.nan, judged and value / lam >= p.ratio
+                pvalue, spike = math.nan, judged and value / lam >= p.ratio and len(win) >= p.min_payments
             else:
                 pvalue = stats.poisson.sf(value - 2, max(lam - 1, p.others_floor))
                 spike = judged and pvalue < p.alpha and value / lam >= p.count_ratio

@@ -122,7 +122,7 @@ def test_the_etl_command_writes_day_partitions_that_read_back_as_the_transaction
     out = tmp_path / "lake"
     assert main(["etl", "--csv", str(folder), "--out", str(out), "-q"]) == 0
     printed = capsys.readouterr().out
-    assert "transactions   2 " in printed and "1 without a USD amount" in printed
+    assert "transactions   2 " in printed and "1 payment(s) without a USD amount" in printed
     assert sorted(p.name for p in (out / "transactions").iterdir()) == ["day=2025-08-01"]
     table = ds.dataset(out / "transactions", format="parquet", partitioning="hive").to_table().to_pandas()
     assert sorted(table["payment_id"]) == ["a", "b"] and sorted(table["amount_usd"]) == [15.0, 30.0]
@@ -139,3 +139,32 @@ def test_the_etl_command_names_a_bad_flag(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["etl", "--out", "x", "--format", "xml"])
     assert exc.value.code == 2 and "--format" in capsys.readouterr().err
+
+
+def test_the_etl_lists_rejected_rates_and_listings_and_stops_when_a_table_is_mostly_rejected(tmp_path, capsys):
+    from graphfraud.cli import main
+
+    case = _case({"payment_ts": ["2025-08-01 10:00:00", "2025-08-02 10:00:00"], "amount": [10.0, 20.0],
+                  "currency": ["EUR", "EUR"]},
+                 fx_rates={"currency": ["EUR", "EUR"], "rate_usd": [1.5, 0.0], "valid_from": ["2025-01-01", "2025-08-02"]},
+                 blocklist={"kind": ["ip", "phone"], "value": ["1.1.1.1", "x"], "reason": ["r", "r"],
+                            "listed_ts": [None, None]})
+    folder = tmp_path / "case"
+    folder.mkdir()
+    for name in graphfraud.case.ALL_TABLE_NAMES:
+        case.table(name).to_csv(folder / f"{name}.csv", index=False)
+    bl = pd.read_csv(folder / "blocklist.csv")
+    pd.concat([bl, pd.DataFrame({"kind": ["phone"], "value": ["y"], "reason": ["r"], "listed_ts": [None]})]).to_csv(
+        folder / "blocklist.csv", index=False)
+    fx = pd.read_csv(folder / "fx_rates.csv")
+    pd.concat([fx, pd.DataFrame({"currency": ["EUR"], "rate_usd": [0.0], "valid_from": ["2025-09-01"]})]).to_csv(
+        folder / "fx_rates.csv", index=False)
+    # the rejected rates and listings are in the files (the case above already dropped one of each)
+    assert main(["etl", "--csv", str(folder), "--out", str(tmp_path / "lake"), "--format", "csv", "-q"]) == 2
+    assert "too many input rows were rejected" in capsys.readouterr().err
+    assert main(["etl", "--csv", str(folder), "--out", str(tmp_path / "lake"), "--format", "csv", "-q",
+                 "--allow-rejected"]) == 0
+    printed = capsys.readouterr().out
+    assert "at load: payments 0, blocklist 1, fx_rates 1" in printed and "warning" in printed
+    rejected = pd.read_csv(tmp_path / "lake" / "rejected_rows.csv")
+    assert set(rejected["table"]) == {"blocklist", "fx_rates"}

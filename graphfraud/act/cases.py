@@ -297,7 +297,7 @@ def open_case(case: Case, ring_id: str, out_dir: str | Path, rings: RingResult |
         else:
             backend = store if isinstance(store, GraphBackend) else connect(store)
             try:
-                backend.load_case(case, since=since, until=until)
+                backend.load_case(case, since=since, until=until, payments=ring_params.get("payments", True))
                 rings = backend.find_rings(case, since=since, until=until, signals=signals, bursts=bursts,
                                            **ring_params)
             finally:
@@ -637,10 +637,10 @@ def _money_md(raw: dict) -> list[str]:
         f"{len(near):,} member(s) with a path to a known-bad account, IP or device (exposure.csv).",
         "",
         markdown_table(top[["entity_type", "entity", "metric", "window_start", "window_end", "value", "baseline",
-                            "score"]]) if len(top) else "_No spike involved a member._",
+                            "score"]], floatfmt="{:,.2f}") if len(top) else "_No spike involved a member._",
         "",
         markdown_table(tx.sort_values("risk_score", ascending=False).head(10)[
-            ["payment_ts", "account_id", "amount_usd", "risk_score", "risk_tier", "reasons"]])
+            ["payment_ts", "account_id", "amount_usd", "risk_score", "risk_tier", "reasons"]], floatfmt="{:,.2f}")
         if len(tx) else "_No member payment was MEDIUM or HIGH risk._",
         "",
         markdown_table(near[["account_id", "exposure", "hops", "nearest_known_bad", "path"]])

@@ -41,9 +41,10 @@ ETL_FORMATS = ("parquet", "csv")
 class EtlResult:
     """What the ETL produced: ``transactions``, ``customers`` and every ``rejected`` payment row with its reason.
 
-    ``rejected`` holds the rows the loader rejected from ``payments`` (by source row)
-    and those the conversion rejected (``row`` = position in the validated table,
-    ``stage`` tells which).
+    ``rejected`` holds the rows the loader rejected from ``payments``, ``blocklist``
+    and ``fx_rates`` (by source row; a rejected rate or listing changes the
+    conversions and flags) and the payments the conversion rejected (``row`` =
+    position in the validated table); ``stage`` tells which.
     """
 
     transactions: pd.DataFrame
@@ -62,7 +63,7 @@ def run_etl(case: Case, params: TransactionParams | None = None, **overrides) ->
     """Transactions, customer aggregates and rejected rows of a case (see :func:`~graphfraud.transactions`)."""
     p = params or TransactionParams(**overrides)
     tx, conv = transactions(case, p, with_rejected=True)
-    loaded = case.rejected[case.rejected["table"] == "payments"]
+    loaded = case.rejected[case.rejected["table"].isin(["payments", "blocklist", "fx_rates"]).to_numpy()]
     rejected = pd.concat([loaded.assign(stage="load"), conv.assign(stage="conversion")], ignore_index=True)
     return EtlResult(tx, customer_aggregates(case, tx), rejected[["stage", *REJECTED_COLUMNS]], p, case.source)
 
@@ -92,9 +93,9 @@ def write_etl(result: EtlResult, out: str | Path, format: str = "parquet") -> di
         for lo, hi in zip(bounds[:-1], bounds[1:]):
             rows = order[lo:hi]
             folder.bytes(f"transactions/day={names[codes[rows[0]]]}/part-0.parquet",
-                         _parquet(body.iloc[rows], schema))
-        folder.bytes("customers/part-0.parquet", _parquet(result.customers))
-        folder.bytes("rejected/part-0.parquet", _parquet(result.rejected))
+                         _parquet(body.iloc[rows], schema), rows=len(rows))
+        folder.bytes("customers/part-0.parquet", _parquet(result.customers), rows=len(result.customers))
+        folder.bytes("rejected/part-0.parquet", _parquet(result.rejected), rows=len(result.rejected))
     first, last = result.period()
     tiers = tx["risk_tier"].value_counts().to_dict() if len(tx) else {}
     return folder.finish({

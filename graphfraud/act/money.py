@@ -149,7 +149,8 @@ def money_features(money: MoneySide, accounts: pd.Index, period: Period | None) 
     ``high_risk_payments``, ``blocklisted_payments``, ``rapid_payments``: payments in
     the period with that tier or flag; ``micro_spikes``: spike episodes in the period
     on the account or naming it on an IP/device; ``exposure``: as of the analysis end
-    (0 for accounts outside the graph).
+    (0 for accounts outside the graph, and 0 for the seeds themselves: a rule on exposure
+    must find accounts not already known to be bad, or its precision only restates its seeds).
     """
     tx = money.transactions
     in_tx = period.mask(tx["payment_ts"]) if period is not None else np.ones(len(tx), dtype=bool)
@@ -163,6 +164,8 @@ def money_features(money: MoneySide, accounts: pd.Index, period: Period | None) 
         al = al[period.mask(al["window_end"])]
     named = al["accounts"].astype(str).str.split(";").explode() if len(al) else pd.Series(dtype=object)
     f["micro_spikes"] = named.value_counts().reindex(accounts, fill_value=0).astype(int)
-    expo = money.exposure.set_index("account_id")["exposure"]
+    ex = money.exposure
+    expo = pd.Series(np.where(ex["hops"].fillna(-1).to_numpy() == 0, 0.0, ex["exposure"].to_numpy()),
+                     index=ex["account_id"].to_numpy())
     f["exposure"] = expo.reindex(accounts).fillna(0.0).to_numpy()
     return f

@@ -35,20 +35,20 @@ def spike_timeline_chart(alerts: pd.DataFrame, rings=None, top: int = 40) -> byt
     fig, ax = plt.subplots(figsize=(9, max(2.5, 0.22 * len(labels) + 1.2)))
     try:
         ring_entities = _ring_entities(rings)
+        # an episode lasts minutes on an axis of weeks: a dot at its middle, sized by its score, shows it
         for row in biggest.itertuples():
             label = f"{row.entity_type} {row.entity}"
-            y = labels.index(label)
             start, end = pd.Timestamp(row.window_start), pd.Timestamp(row.window_end)
-            width = max((end - start) / pd.Timedelta(days=1), 1 / 1440)  # at least a minute wide
-            ax.barh(y, width, left=matplotlib.dates.date2num(start), height=0.6,
-                    color=_COLORS.get(row.entity_type, "grey"),
-                    edgecolor="black" if label in ring_entities else "none", linewidth=1.2)
+            ax.scatter(matplotlib.dates.date2num(start + (end - start) / 2), labels.index(label),
+                       s=30 + 12 * min(float(row.score), 40), color=_COLORS.get(row.entity_type, "grey"),
+                       edgecolors="black" if label in ring_entities else "none", linewidths=1.2, zorder=3)
+        ax.grid(axis="x", alpha=0.3)
         ax.set_yticks(range(len(labels)))
         ax.set_yticklabels([_short(lab) for lab in labels], fontsize=7)
         ax.invert_yaxis()
         ax.xaxis_date()
-        ax.set_title(f"Biggest micro-window spikes ({len(biggest)} of {len(alerts)}; black edge: a flagged ring's "
-                     "entity or member)", fontsize=9)
+        ax.set_title(f"Biggest micro-window spikes ({len(biggest)} of {len(alerts)}; dot size: score; black edge: "
+                     "a flagged ring's entity or member)", fontsize=9)
         handles = [matplotlib.patches.Patch(color=c, label=k) for k, c in _COLORS.items()]
         ax.legend(handles=handles, fontsize=7, loc="lower right")
         fig.autofmt_xdate()
@@ -100,20 +100,26 @@ def money_sections(result, chart: str | None = SPIKE_CHART) -> list[str]:
            "windows below are not judged." if payment_times_are_dates(result.case.payments) else ""),
         "",
         markdown_table(tx.sort_values(["risk_score", "payment_ts"], ascending=[False, True], kind="stable").head(10)[
-            ["payment_ts", "account_id", "amount_usd", "risk_score", "risk_tier", "reasons"]]) if len(tx) else "",
+            ["payment_ts", "account_id", "amount_usd", "risk_score", "risk_tier", "reasons"]], floatfmt="{:,.2f}")
+        if len(tx) else "",
         "",
         "## Money side: micro-window spikes (whole case)",
         "",
         "Sliding windows from 60 s to 1 h on IPs, devices and accounts, each judged against that entity's own "
         "history (a busy carrier NAT has a high baseline, so it is not an alert every minute); consecutive spiking "
-        f"windows are one episode. {len(al):,} episode(s); all in micro_alerts.csv.",
+        f"windows are one episode. {len(al):,} episode(s); all in micro_alerts.csv. `value` is the episode's "
+        "largest count (accounts, logins or payments) or USD sum (`account_value_5min`) in one window; "
+        "`baseline` the entity's mean over its earlier windows at the episode's first spike; `score` the largest "
+        "value / max(baseline, prior) (prior 1 for counts, 50 USD for sums), so a fresh entity is judged against "
+        "the prior.",
         "",
     ]
     if len(al):
         if chart:
             lines += [f"![Biggest micro-window spikes on a timeline]({chart})", ""]
         lines += [markdown_table(al.sort_values("score", ascending=False, kind="stable").head(15)[
-            ["entity_type", "entity", "metric", "window_start", "window_end", "value", "baseline", "score"]]), ""]
+            ["entity_type", "entity", "metric", "window_start", "window_end", "value", "baseline", "score"]],
+            floatfmt="{:,.2f}"), ""]
     rings = result.rings
     if rings is not None and len(rings.summary) and "spiking_entities" in rings.summary:
         fl = rings.flagged
@@ -128,8 +134,8 @@ def money_sections(result, chart: str | None = SPIKE_CHART) -> list[str]:
     lines += [
         f"## Money side: exposure to known-bad ({md_escape(as_of)})",
         "",
-        f"{len(seeds):,} known-bad seed(s) (blocklisted accounts, IPs and devices, accounts with a security "
-        "finding) known by then. Exposure is a personalised PageRank from the seeds over the account–IP–device "
+        f"{len(seeds):,} known-bad seed(s) (blocklisted accounts, IPs and devices, the users of a blocklisted "
+        "e-mail domain, accounts with a security finding) known by then. Exposure is a personalised PageRank from the seeds over the account–IP–device "
         "graph, damped through hubs so that a carrier NAT does not make everyone exposed; the path is the shortest "
         f"one avoiding hubs. {len(reached) - int((reached['hops'] == 0).sum()) if len(reached) else 0:,} account(s) "
         "have a path to a seed; all accounts in exposure.csv.",

@@ -153,8 +153,8 @@ class OutputFolder:
     def text(self, name: str, text: str, rows: int | None = None) -> Path:
         return self._record(name, text.encode("utf-8"), rows)
 
-    def bytes(self, name: str, data: bytes) -> Path:
-        return self._record(name, data, None)
+    def bytes(self, name: str, data: bytes, rows: int | None = None) -> Path:
+        return self._record(name, data, rows)
 
     def adopt(self, path: str | Path, rows: int | None = None) -> Path:
         """Record a file another writer already put in place atomically (e.g. a case folder's page)."""

@@ -56,8 +56,9 @@ be) and ``score = value / lambda``; a spike needs ``value >=
 min_value``, ``pvalue < alpha`` and ``score >= count_ratio`` (real counts on a
 hub are overdispersed, hour of day among others, and the Poisson tail alone
 would call a busy hour on a carrier NAT a spike). Sums (``usd``): ``score =
-value / lambda``, ``pvalue`` NaN; a spike needs ``value >= min_value`` and
-``score >= ratio``. No event before ``start + warmup`` is a spike: at the start
+value / lambda``, ``pvalue`` NaN; a spike needs ``value >= min_value``,
+``score >= ratio`` and ``min_payments`` payments in the window. No event before
+``start + warmup`` is a spike: at the start
 of the data every entity looks fresh, busy NATs included.
 
 Parameters (:class:`MicroParams`)
@@ -68,6 +69,8 @@ Parameters (:class:`MicroParams`)
 ``alpha``                ``1e-4``   Poisson tail below this (counts)
 ``count_ratio``          ``2.0``    counts: value at least this times lambda
 ``others_floor``         ``0.05``   counts: others expected in a window, at least
+``min_payments``         ``2``      sums: payments in the window, at least (one large
+                                    payment is a high amount, not a pile-up)
 ``ratio``                ``5.0``    sums: value at least this times lambda
 ``warmup``               ``"3h"``   no spike before the first event plus this
 ``max_accounts_listed``  ``50``     accounts named per alert, then ``+N more``
@@ -232,6 +235,7 @@ class MicroParams:
     count_ratio: float = 2.0
     others_floor: float = 0.05
     ratio: float = 5.0
+    min_payments: int = 2
     warmup: str = "3h"
     max_accounts_listed: int = 50
     metrics: tuple[Metric, ...] = METRICS
@@ -262,6 +266,8 @@ class MicroParams:
             problems.append(f"min_history must be an integer >= 0, got {self.min_history!r}")
         if not 0 < self.alpha < 1:
             problems.append(f"alpha must be in (0, 1), got {self.alpha!r}")
+        if not (isinstance(self.min_payments, (int, np.integer)) and self.min_payments >= 1):
+            problems.append(f"min_payments must be an integer >= 1, got {self.min_payments!r}")
         if not self.others_floor > 0:
             problems.append(f"others_floor must be positive, got {self.others_floor!r}")
         if not (self.count_ratio > 0 and self.ratio > 0):
@@ -588,7 +594,8 @@ def _evaluate(m: Metric, grp: _Group, ev: _Events, edge: np.ndarray, old: np.nda
     spike = (grp.t >= start + p.warmup_ns) & (value >= m.min_value)
     if m.measure == "usd":
         pvalue = np.full(k, np.nan)
-        spike &= score >= p.ratio
+        # one large payment is a high amount, not value piling up: a sum needs min_payments in the window
+        spike &= (score >= p.ratio) & (idx - lo + 1 >= p.min_payments)
     else:
         pvalue = others_pvalue(value, lam, p.others_floor)
         spike &= (pvalue < p.alpha) & (score >= p.count_ratio)
@@ -958,7 +965,7 @@ class MicroState:
             spike = judged and value >= m.min_value
             if m.measure == "usd":
                 pvalue = math.nan
-                spike = spike and score >= p.ratio
+                spike = spike and score >= p.ratio and len(tr.win) >= p.min_payments
             else:
                 pvalue = float(others_pvalue(np.float64(value), lam, p.others_floor))
                 spike = spike and pvalue < p.alpha and score >= p.count_ratio
