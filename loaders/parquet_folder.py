@@ -14,7 +14,7 @@ import pyarrow as pa  # pandas imports it already when it is installed
 import pyarrow.compute as pc
 
 from ..case import Case, load_tables, resolve_columns
-from ..case.schema import ALL_TABLE_NAMES, TABLE_NAMES, TABLES, TableSpec
+from ..case.schema import ALL_TABLE_NAMES, TABLES, TableSpec
 from ..errors import InputError, SchemaError
 
 __all__ = ["load_parquet_folder"]
@@ -82,7 +82,7 @@ def load_parquet_folder(folder: str | Path, chunksize: int = 1_000_000) -> Case:
     >>> import graphfraud
     >>> folder = Path(tempfile.mkdtemp())
     >>> with sqlite3.connect(graphfraud.sample_case_path()) as conn:
-    ...     for name in TABLE_NAMES:
+    ...     for name in ALL_TABLE_NAMES:
     ...         pd.read_sql_query(f"SELECT * FROM {name}", conn).to_parquet(folder / f"{name}.parquet")
     >>> case = load_parquet_folder(folder)
     >>> len(case.users), len(case.rejected)

@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 
 import graphfraud
-from graphfraud.cli import main
 
 
 def _money_sample() -> graphfraud.Case:

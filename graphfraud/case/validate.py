@@ -16,7 +16,7 @@ from pandas.api.types import union_categoricals
 
 from ..errors import SchemaError
 from .model import Case
-from .schema import ALL_TABLE_NAMES, OPTIONAL_TABLE_NAMES, TABLE_NAMES, TABLES, TIME_FORMAT, Column, TableSpec
+from .schema import ALL_TABLE_NAMES, OPTIONAL_TABLE_NAMES, TABLES, TIME_FORMAT, Column, TableSpec
 
 __all__ = ["case_from_frames", "load_tables", "resolve_columns"]
 
