@@ -42,7 +42,7 @@ Examples
 ...                     "currency": ["EUR", "EUR"]})
 >>> fx = pd.DataFrame({"currency": ["EUR"], "rate_usd": [1.1], "valid_from": ["2025-01-01"]})
 >>> tx = transactions(graphfraud.case_from_frames(logins=lg, payments=pay, fx_rates=fx))
->>> tx.round(2)[["amount_usd", "high_amount", "above_history", "risk_score", "risk_tier"]].values.tolist()
+>>> tx[["amount_usd", "high_amount", "above_history", "risk_score", "risk_tier"]].round(2).values.tolist()
 [[110.0, False, False, 20, 'LOW'], [6600.0, True, True, 80, 'HIGH']]
 >>> tx["reasons"].iloc[1].split("; ")[1]
 "amount 6,600.00 USD is 60.0x the account's mean of 110.00 USD over 1 payment(s) in the previous 30 days"
