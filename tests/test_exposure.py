@@ -167,11 +167,8 @@ def test_a_seed_with_several_reasons_lists_them_all():
 
 
 def _with_blocklist(case, blocklist):
-    """The case with this blocklist table, whether or not the loader takes one yet."""
-    if "blocklist" in {f.name for f in dataclasses.fields(case)}:
-        return dataclasses.replace(case, blocklist=blocklist)
-    object.__setattr__(case, "blocklist", blocklist)  # a loader without the table: attach it
-    return case
+    """The case with this blocklist table in place of its own."""
+    return dataclasses.replace(case, blocklist=blocklist)
 
 
 BLOCKLIST = pd.DataFrame({

@@ -29,7 +29,7 @@ from ..graph.build import build_graph
 from ..detect.micro import spike_counts
 from ..graph.view import annotate_rings, annotate_spikes, explore, write_assets
 from ..rings import RingResult
-from .money import has_money_side, money_side, with_ring_spikes
+from .money import alert_rings, has_money_side, money_side, with_ring_spikes
 from .report import markdown_table, md_escape
 
 __all__ = ["open_case", "open_ring_cases", "recommended_actions", "formula_safe", "CASE_FILES", "MONEY_CASE_FILES",
@@ -598,14 +598,9 @@ def _money_tables(money, member_ring: pd.Series, periods: Periods) -> dict[str, 
     """Per ring (in ``_ring``): spike episodes naming a member, members' MEDIUM/HIGH payments, members' exposure."""
     al = money.micro_alerts
     al = al[periods.analysis.mask(al["window_end"])] if len(al) else al
-    idx, ring = [], []
     members = set(member_ring.index)
-    for i, (kind, entity, accounts) in enumerate(zip(al["entity_type"], al["entity"], al["accounts"])):
-        named = {entity} if kind == "account" else set(str(accounts).split(";"))
-        for r in sorted({member_ring[a] for a in named & members}):
-            idx.append(i)
-            ring.append(r)
-    alerts = al.iloc[idx].reset_index(drop=True).assign(_ring=ring)
+    touched = alert_rings(al, member_ring)
+    alerts = al.iloc[touched["alert"].to_numpy()].reset_index(drop=True).assign(_ring=touched["ring_id"].to_numpy())
     tx = money.transactions
     keep = periods.analysis.mask(tx["payment_ts"]) & (tx["risk_tier"] != "LOW").to_numpy() & \
         tx["account_id"].isin(members).to_numpy()

@@ -23,7 +23,7 @@ from ..detect.transaction_flags import (TransactionParams, customer_aggregates, 
                                    payment_times_are_dates, transactions)
 from ..rings.known_bad import exposure, known_bad_seeds
 
-__all__ = ["MoneySide", "has_money_side", "money_side", "ring_spikes", "with_ring_spikes", "money_features", "RING_SPIKE_COLUMNS",
+__all__ = ["MoneySide", "has_money_side", "money_side", "alert_rings", "ring_spikes", "with_ring_spikes", "money_features", "RING_SPIKE_COLUMNS",
            "MONEY_FEATURES"]
 
 RING_SPIKE_COLUMNS = ["spiking_entities", "member_spikes", "first_spike", "last_spike", "spiked"]
@@ -95,30 +95,21 @@ def ring_spikes(members: pd.DataFrame, alerts: pd.DataFrame) -> pd.DataFrame:
                         "first_spike": pd.NaT, "last_spike": pd.NaT, "spiked": ""})
     if not len(alerts) or not len(members):
         return out
-    ring_of = members.groupby("account_id")["ring_id"].apply(list).to_dict()
-    rows = []
-    for kind, entity, start, end, accounts in zip(alerts["entity_type"], alerts["entity"], alerts["window_start"],
-                                                  alerts["window_end"], alerts["accounts"]):
-        if kind == "account":
-            for r in ring_of.get(entity, ()):
-                rows.append((r, kind, entity, start, end, True))
-            continue
-        named = [a for a in str(accounts).split(";") if a in ring_of]
-        counts: dict = {}
-        for a in named:
-            for r in ring_of[a]:
-                counts[r] = counts.get(r, 0) + 1
-        rows += [(r, kind, entity, start, end, False) for r, k in counts.items() if k >= 2]
-    if not rows:
+    touched = alert_rings(alerts, pd.Series(members["ring_id"].to_numpy(), index=members["account_id"].to_numpy()))
+    touched = touched[touched["member"] | (touched["named"] >= 2)]
+    if not len(touched):
         return out
-    hits = pd.DataFrame(rows, columns=["ring_id", "kind", "entity", "start", "end", "member"])
+    a = alerts.iloc[touched["alert"].to_numpy()]
+    hits = pd.DataFrame({"ring_id": touched["ring_id"].to_numpy(), "kind": a["entity_type"].to_numpy(),
+                         "entity": a["entity"].to_numpy(), "start": a["window_start"].to_numpy(),
+                         "end": a["window_end"].to_numpy(), "member": touched["member"].to_numpy()})
     shared = hits[~hits["member"]]
     g = hits.groupby("ring_id")
     summary = pd.DataFrame({
         "spiking_entities": shared.groupby("ring_id")["entity"].nunique(),
         "member_spikes": hits[hits["member"]].groupby("ring_id").size(),
         "first_spike": g["start"].min(), "last_spike": g["end"].max(),
-        "spiked": shared.sort_values("end").groupby("ring_id").apply(
+        "spiked": shared.sort_values("end", kind="stable").groupby("ring_id").apply(
             lambda d: "; ".join(dict.fromkeys(d["kind"] + " " + d["entity"].astype(str))), include_groups=False)})
     out = out.set_index("ring_id")
     for c in summary.columns:
@@ -127,6 +118,36 @@ def ring_spikes(members: pd.DataFrame, alerts: pd.DataFrame) -> pd.DataFrame:
     out["spiking_entities"] = out["spiking_entities"].astype(np.int64)
     out["member_spikes"] = out["member_spikes"].astype(np.int64)
     return out.reset_index()
+
+
+def alert_rings(alerts: pd.DataFrame, member_ring: pd.Series) -> pd.DataFrame:
+    """Which rings each spike episode touches: ``alert`` (row position), ``ring_id``, ``named``, ``member``.
+
+    ``member_ring`` maps a member account to its ring. An episode on a member's own
+    account touches that ring (``member`` True, ``named`` 1); one on an IP or device
+    touches every ring with a member among its listed ``accounts`` (``named``: how
+    many). Sorted by alert, then ring.
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"entity_type": ["ip", "account"], "entity": ["9.9.9.9", "B"], "accounts": ["A;B;X", "B"]})
+    >>> alert_rings(a, pd.Series({"A": "r1", "B": "r1"})).values.tolist()
+    [[0, 'r1', 2, False], [1, 'r1', 1, True]]
+    """
+    ring_of = member_ring.to_dict()
+    rows = []
+    for i, (kind, entity, accounts) in enumerate(zip(alerts["entity_type"], alerts["entity"], alerts["accounts"])):
+        if kind == "account":
+            if entity in ring_of:
+                rows.append((i, ring_of[entity], 1, True))
+            continue
+        counts: dict = {}
+        for acct in str(accounts).split(";"):
+            if acct in ring_of:
+                counts[ring_of[acct]] = counts.get(ring_of[acct], 0) + 1
+        rows += [(i, r, k, False) for r, k in sorted(counts.items())]
+    return pd.DataFrame(rows, columns=["alert", "ring_id", "named", "member"]).astype(
+        {"alert": np.int64, "named": np.int64, "member": bool})
 
 
 def with_ring_spikes(rings, money: MoneySide, period: Period | None = None):

@@ -98,7 +98,6 @@ EXPOSURE_COLUMNS = ["account_id", "exposure", "hops", "nearest_known_bad", "path
 SEED_COLUMNS = ["kind", "value", "source", "since"]
 #: kinds of seed that are nodes of the graph
 SEED_KINDS = ("account", "ip", "device")
-_BLOCKLIST_KINDS = SEED_KINDS + ("email_domain", "merchant")
 
 
 @dataclass(frozen=True)
@@ -194,27 +193,20 @@ def known_bad_seeds(case: Case, as_of=None, include_chargebacks: bool = False) -
         parts.append(pd.DataFrame({"kind": "account", "value": p["account_id"][keep].astype(str).to_numpy(dtype=object),
                                    "source": "chargeback",
                                    "since": p["payment_ts"][keep].to_numpy(dtype="datetime64[ns]")}))
-    blocklist = getattr(case, "blocklist", None)
-    if blocklist is not None and len(blocklist):
-        parts.append(_blocklist_seeds(blocklist, case.users, as_of))
+    if len(case.blocklist):
+        parts.append(_blocklist_seeds(case.blocklist, case.users, as_of))
     return _tidy_seeds(pd.concat(parts, ignore_index=True))
 
 
 def _blocklist_seeds(blocklist: pd.DataFrame, users: pd.DataFrame, as_of) -> pd.DataFrame:
-    """Seeds from a blocklist table: ``kind, value, reason, listed_ts`` (merchants left out)."""
-    kind = blocklist["kind"].astype(str).str.strip().str.lower().to_numpy(dtype=object)
-    unknown = sorted(set(kind) - set(_BLOCKLIST_KINDS))
-    if unknown:
-        raise InputError(f"blocklist kinds {unknown} are unknown; expected one of {list(_BLOCKLIST_KINDS)}")
-    listed = (pd.to_datetime(blocklist["listed_ts"]) if "listed_ts" in blocklist
-              else pd.Series(pd.NaT, index=blocklist.index, dtype="datetime64[ns]"))
-    listed = listed.to_numpy(dtype="datetime64[ns]")
+    """Seeds from the case's (validated) blocklist: ``kind, value, reason, listed_ts`` (merchants left out)."""
+    kind = blocklist["kind"].astype(object).to_numpy()
+    listed = blocklist["listed_ts"].to_numpy(dtype="datetime64[ns]")
     # NaT: listed before the case began, so known at any as_of
     keep = np.isnat(listed) if as_of is not None else np.ones(len(kind), dtype=bool)
     if as_of is not None:
         keep |= ~np.isnat(listed) & (listed <= as_of.to_datetime64())
-    reason = (blocklist["reason"].astype(object).where(blocklist["reason"].notna(), "").astype(str)
-              if "reason" in blocklist else pd.Series("", index=blocklist.index)).to_numpy(dtype=object)
+    reason = blocklist["reason"].astype(object).where(blocklist["reason"].notna(), "").astype(str).to_numpy(object)
     source = np.array([f"blocklist: {r}" if r else "blocklist" for r in reason], dtype=object)
     value = blocklist["value"].astype(str).to_numpy(dtype=object)
     direct = keep & np.isin(kind, SEED_KINDS)

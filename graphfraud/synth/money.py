@@ -58,6 +58,7 @@ import numpy as np
 import pandas as pd
 
 from .config import FRAUD_PATTERNS, HONEST_PATTERNS, SynthConfig
+from .shapes import step_rng
 from .vocab import (COUNTRIES, CURRENCY_CODES, FX_LEVELS, LOCAL_CURRENCY, MERCHANT_CATEGORIES, PEGGED_TO_EUR,
                     REMITTANCE_CURRENCIES, THROWAWAY, ZERO_DECIMALS, code_text, diurnal_minutes, ip_text, opaque_ids,
                     second_text)
@@ -106,7 +107,7 @@ def money_rng(w, step: int) -> np.random.Generator:
     >>> int(money_rng(w, 3).integers(100)) == int(money_rng(w, 3).integers(100))
     True
     """
-    return np.random.default_rng([w.cfg.seed, w.chunk, 11, step])
+    return step_rng(w, step, stream=11)
 
 
 # ------------------------------------------------------------------ case-wide: rates, merchants

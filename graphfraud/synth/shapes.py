@@ -72,8 +72,10 @@ SLOW_GAP_MINUTES = (80, 180)
 FARM_MAX_OVERLAP_MINUTES = 120
 
 
-def step_rng(w, step: int) -> np.random.Generator:
+def step_rng(w, step: int, stream: int = 7) -> np.random.Generator:
     """The generator of one shape step: independent of the chunk's shared stream and of the other steps.
+
+    ``stream`` tells families of steps apart (7: the ring shapes, 11: the money side).
 
     Examples
     --------
@@ -82,7 +84,7 @@ def step_rng(w, step: int) -> np.random.Generator:
     >>> int(step_rng(w, 3).integers(100)) == int(step_rng(w, 3).integers(100))
     True
     """
-    return np.random.default_rng([w.cfg.seed, w.chunk, 7, step])
+    return np.random.default_rng([w.cfg.seed, w.chunk, stream, step])
 
 
 def _add_logins(w, t, acct, ip, country, device, fail, mfa) -> None:
