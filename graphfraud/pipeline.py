@@ -44,6 +44,7 @@ class AnalysisResult:
     periods: Periods | None = None
     warnings: tuple = ()
     money: object = None  # graphfraud.act.money.MoneySide, for a case with the money side
+    features: pd.DataFrame | None = None  # the rule features per account (account_features), over the signal window
 
 
 def top_share_accounts(signals: pd.DataFrame, share: float = 0.05, column: str = "composite") -> list[str]:
@@ -95,8 +96,8 @@ def analyze(
     summary, ``manifest.json`` and every case folder.
 
     With ``out_dir`` set, every output is written atomically (see
-    :mod:`graphfraud.act.output`): ``account_signals.csv``, ``burst_triggers.csv``,
-    ``payment_tests.csv``, the three ``baseline_*.csv``, ``rejected_rows.csv``,
+    :mod:`graphfraud.act.output`): ``account_signals.csv``, ``account_features.csv``
+    (the rule features, which the real-time scorer reads), ``burst_triggers.csv``, ``payment_tests.csv``, the three ``baseline_*.csv``, ``rejected_rows.csv``,
     ``rings.csv``, ``ring_summary.csv``, ``campaigns.csv``, ``hubs.csv``,
     ``rules.csv``, ``rules.json``, ``report.md``, ``daily_fail_rate.png``, a case
     folder per flagged ring under ``cases/`` with ``cases/index.csv``, and
@@ -198,7 +199,7 @@ def analyze(
         }
         tests = payment_outcome_tests(case, cohorts)
     result = AnalysisResult(case, signals, bursts, tests, baselines, params, rings, rules, periods=periods,
-                            warnings=tuple(warnings), money=money)
+                            warnings=tuple(warnings), money=money, features=features)
     if out is None:
         return result
     with progress.stage(f"writing {out.root}"):
@@ -208,7 +209,8 @@ def analyze(
                          ("baseline_top_failing_ips", baselines["top_failing_ips"]),
                          ("baseline_ip_risk_distribution", baselines["ip_risk_distribution"]),
                          ("rings", rings.rings), ("ring_summary", rings.summary), ("campaigns", rings.campaigns),
-                         ("hubs", rings.hubs), ("rules", rules), *_money_outputs(money)):
+                         ("hubs", rings.hubs), ("rules", rules), ("account_features", _feature_table(features)),
+                         *_money_outputs(money)):
             result.files[name] = out.csv(f"{name}.csv", df)
         result.files["rejected_rows"] = out.path("rejected_rows.csv")
         chosen = [Rule.from_dict(r) for r in _selected_rule_dicts(rules)]
@@ -224,6 +226,11 @@ def analyze(
             result.files["cases_index"] = out.csv("cases/index.csv", index)
     out.finish(_manifest_info(case, params, periods))
     return result
+
+
+def _feature_table(features: pd.DataFrame) -> pd.DataFrame:
+    """The rule features per account, as the real-time scorer reads them back (``Scorer.from_analysis``)."""
+    return features.reset_index().rename(columns={"index": "account_id"})
 
 
 def _money_outputs(money) -> list[tuple[str, pd.DataFrame]]:
@@ -317,6 +324,6 @@ def _selected_rule_dicts(rules: pd.DataFrame) -> list[dict]:
     from .act.rules import candidate_rules
 
     chosen = set(rules.loc[rules["selected"], "rule"])
-    return [r.to_dict() for r in candidate_rules() if r.name in chosen]
+    return [r.to_dict() for r in candidate_rules(money=True) if r.name in chosen]
 
 

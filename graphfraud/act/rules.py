@@ -27,9 +27,10 @@ __all__ = ["Rule", "account_features", "evaluate_rules", "candidate_rules", "pro
 
 # Lower friction first: an honest customer barely notices a step-up, suspension locks them out.
 ACTION_FRICTION = {"MFA step-up": 1, "force password reset": 2, "throttle EC2 provisioning": 2, "open a case": 2,
-                   "hold payments for review": 2, "suspend account": 3}
+                   "hold payments for review": 2, "decline payment": 3, "suspend account": 3}
 
-_OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq}
+_OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq,
+        "!=": operator.ne}
 
 RULE_COLUMNS = ["rule", "definition", "action", "friction", "alerts", "daily_alerts", "period_start", "period_end",
                 "days", "precision_findings",
@@ -40,6 +41,10 @@ RULE_COLUMNS = ["rule", "definition", "action", "friction", "alerts", "daily_ale
 @dataclass(frozen=True)
 class Rule:
     """``when`` every ``(feature, op, value)`` condition holds, take ``action``.
+
+    ``points`` is what a match adds to a real-time score (see
+    :class:`graphfraud.realtime.Ruleset`); ``None`` (the proposer's rules) lets the
+    action decide.
 
     Examples
     --------
@@ -55,6 +60,7 @@ class Rule:
     when: tuple = field(default_factory=tuple)
     action: str = "MFA step-up"
     family: str = ""
+    points: float | None = None
 
     def __post_init__(self):
         conds = tuple(tuple(c) for c in self.when)
@@ -66,6 +72,9 @@ class Rule:
         if self.action not in ACTION_FRICTION:
             raise InputError(f"rule {self.name!r}: unknown action {self.action!r}; expected one of "
                              f"{', '.join(ACTION_FRICTION)}")
+        if self.points is not None and (isinstance(self.points, bool) or not isinstance(self.points, (int, float))
+                                        or not 0 <= self.points <= 1000):
+            raise InputError(f"rule {self.name!r}: points must be a number from 0 to 1000, got {self.points!r}")
 
     @property
     def definition(self) -> str:
@@ -79,12 +88,26 @@ class Rule:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["when"] = [{"feature": f, "op": op, "value": v} for f, op, v in self.when]
+        if self.points is None:
+            del d["points"]
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> Rule:
-        when = [(c["feature"], c["op"], c["value"]) if isinstance(c, dict) else tuple(c) for c in d.get("when", [])]
-        return cls(name=d["name"], when=tuple(when), action=d.get("action", "MFA step-up"), family=d.get("family", ""))
+        if not isinstance(d, dict) or "name" not in d:
+            raise InputError(f"a rule must be an object with at least 'name' and 'when', got {d!r}")
+        unknown = set(d) - {"name", "when", "action", "family", "points"}
+        if unknown:
+            raise InputError(f"rule {d['name']!r}: unknown key(s) {sorted(unknown)}; a rule has name, when, action, "
+                             "family and points")
+        try:
+            when = [(c["feature"], c["op"], c["value"]) if isinstance(c, dict) else tuple(c)
+                    for c in d.get("when", [])]
+        except (KeyError, TypeError):
+            raise InputError(f"rule {d['name']!r}: each condition needs feature, op and value, got "
+                             f"{d.get('when')!r}") from None
+        return cls(name=d["name"], when=tuple(when), action=d.get("action", "MFA step-up"), family=d.get("family", ""),
+                   points=d.get("points"))
 
     def matches(self, features: pd.DataFrame) -> np.ndarray:
         mask = np.ones(len(features), dtype=bool)

@@ -1,0 +1,341 @@
+"""The real-time event: its fields, the gateway aliases, and validation of one event or a whole frame.
+
+An event is a JSON object (the data contract's "real-time event")::
+
+    {"event_id": "e-000123", "event_ts": "2025-09-01 12:00:05", "account_id": "A100232",
+     "event_type": "payment", "amount": 1000.0, "currency": "USD", "ip": "203.0.113.9",
+     "device_id": "dev-42", "country_iso": "DE", "merchant_id": "M-7", "merchant_category": "RETAIL"}
+
+Simple gateway integrations send ``transaction_amount``, ``ip_address``,
+``user_id`` and ``location`` instead of ``amount``, ``ip``, ``account_id`` and
+``country_iso``; :data:`ALIASES` maps them, and giving both names with different
+values is an error. Every problem names the field and says what to send instead.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..case.schema import CURRENCIES
+from ..errors import InputError
+
+__all__ = ["Event", "EventError", "EVENT_FIELDS", "ALIASES", "parse_event", "events_frame", "FRAME_COLUMNS"]
+
+#: field -> (required, what it holds); the order is the contract's
+EVENT_FIELDS = {
+    "event_id": (True, "unique id of the event (text, at most 200 characters); a repeat returns the stored decision"),
+    "event_ts": (False, "event time, ISO-8601 or 'YYYY-MM-DD HH:MM:SS' (UTC if no offset) or epoch seconds; "
+                        "absent: the time it is scored"),
+    "account_id": (True, "the account (alias user_id); an account never seen is scored as a new customer"),
+    "event_type": (False, "'payment' (default) or 'login'"),
+    "amount": (False, "payment amount in `currency`, >= 0 (alias transaction_amount); required for a payment"),
+    "currency": (False, "ISO-4217 code (default USD); converted at the scorer's FX rates"),
+    "ip": (False, "source IP (alias ip_address)"),
+    "device_id": (False, "device fingerprint"),
+    "country_iso": (False, "ISO-3166 alpha-2 country of the IP (alias location)"),
+    "merchant_id": (False, "merchant paid"),
+    "merchant_category": (False, "merchant category"),
+}
+
+#: gateway name -> contract name
+ALIASES = {"transaction_amount": "amount", "ip_address": "ip", "user_id": "account_id", "location": "country_iso"}
+
+_TEXT = ("event_id", "account_id", "ip", "device_id", "merchant_id", "merchant_category")
+_MAX_TEXT = 200
+_CURRENCIES = frozenset(CURRENCIES)
+_KINDS = {"payment": "payment", "login": "login"}
+
+#: the columns of :func:`events_frame`'s typed events
+FRAME_COLUMNS = ["event_id", "ts", "account_id", "kind", "amount", "currency", "ip", "device_id", "country_iso",
+                 "merchant_id", "merchant_category"]
+
+
+class EventError(InputError):
+    """One event cannot be scored; ``field`` names the field and ``reason`` says why.
+
+    Examples
+    --------
+    >>> err = EventError("amount", "must be a number >= 0, got 'abc'")
+    >>> str(err), err.field
+    ("amount: must be a number >= 0, got 'abc'", 'amount')
+    """
+
+    def __init__(self, field: str, reason: str, event_id: str | None = None):
+        self.field, self.reason, self.event_id = field, reason, event_id
+        super().__init__(f"{field}: {reason}")
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One validated event: times in ns since the epoch (UTC), text ids, the amount in its currency."""
+
+    event_id: str
+    ts: int
+    account_id: str
+    kind: str
+    amount: float = math.nan
+    currency: str = "USD"
+    ip: str | None = None
+    device_id: str | None = None
+    country_iso: str | None = None
+    merchant_id: str | None = None
+    merchant_category: str | None = None
+
+    @property
+    def timestamp(self) -> pd.Timestamp:
+        return pd.Timestamp(self.ts)
+
+
+def _blank(v) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and not v.strip())
+
+
+def _canonical(raw: dict) -> dict:
+    if not isinstance(raw, dict):
+        raise EventError("event", f"must be a JSON object with the event's fields, got {type(raw).__name__}")
+    out = {}
+    for key, value in raw.items():
+        name = ALIASES.get(key, key)
+        if name in out and key != name and not _blank(value) and not _blank(out[name]) and out[name] != value:
+            raise EventError(key, f"both {name!r} and its alias {key!r} are given, with different values "
+                                  f"({out[name]!r} and {value!r}); send one")
+        if name not in out or _blank(out[name]):
+            out[name] = value
+    return out
+
+
+def _text(d: dict, name: str) -> str | None:
+    v = d.get(name)
+    if _blank(v):
+        return None
+    if isinstance(v, bool) or not isinstance(v, (str, int)):
+        raise EventError(name, f"must be text, got {type(v).__name__} {v!r}")
+    v = str(v).strip()
+    if len(v) > _MAX_TEXT:
+        raise EventError(name, f"is {len(v)} characters long; at most {_MAX_TEXT}")
+    return v
+
+
+def _stamp(v, now_ns: int | None) -> int:
+    if _blank(v):
+        return now_ns if now_ns is not None else time.time_ns()
+    if isinstance(v, bool):
+        raise EventError("event_ts", f"must be a time, got {v!r}")
+    try:
+        t = pd.Timestamp(float(v), unit="s") if isinstance(v, (int, float)) else pd.Timestamp(v)
+    except (ValueError, TypeError, OverflowError):
+        raise EventError("event_ts", f"is not a time: {v!r}; send ISO-8601 like '2025-09-01T12:00:05Z', "
+                                     "'2025-09-01 12:00:05' or epoch seconds") from None
+    if t is pd.NaT:
+        raise EventError("event_ts", f"is not a time: {v!r}")
+    if t.tzinfo is not None:
+        t = t.tz_convert("UTC").tz_localize(None)
+    return int(t.as_unit("ns").value)
+
+
+def _amount(v) -> float:
+    if _blank(v):
+        return math.nan
+    if isinstance(v, bool):
+        raise EventError("amount", f"must be a number >= 0, got {v!r}")
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        raise EventError("amount", f"must be a number >= 0, got {v!r}") from None
+    if not math.isfinite(x) or x < 0:
+        raise EventError("amount", f"must be a finite number >= 0, got {v!r}")
+    return x
+
+
+def parse_event(raw: dict, now_ns: int | None = None) -> Event:
+    """Validate one event (a dict from JSON) into an :class:`Event`; aliases are mapped, unknown fields ignored.
+
+    Raises
+    ------
+    EventError
+        the first problem found, naming the field.
+
+    Examples
+    --------
+    >>> e = parse_event({"event_id": "e1", "event_ts": "2025-09-01 12:00:05", "user_id": "A1",
+    ...                  "transaction_amount": "12.50", "location": "de"})
+    >>> e.account_id, e.kind, e.amount, e.currency, e.country_iso
+    ('A1', 'payment', 12.5, 'USD', 'DE')
+    >>> parse_event({"event_id": "e2", "account_id": "A1", "event_type": "payment"})
+    Traceback (most recent call last):
+    ...
+    graphfraud.realtime.events.EventError: amount: is required for a payment (alias transaction_amount)
+    """
+    d = _canonical(raw)
+    event_id = _text(d, "event_id")
+    if event_id is None:
+        raise EventError("event_id", "is required: a unique id per event, so a retry is not scored twice")
+    try:
+        account = _text(d, "account_id")
+        if account is None:
+            raise EventError("account_id", "is required (alias user_id)")
+        kind = d.get("event_type")
+        kind = "payment" if _blank(kind) else _KINDS.get(str(kind).strip().lower())
+        if kind is None:
+            raise EventError("event_type", f"must be 'payment' or 'login', got {d.get('event_type')!r}")
+        amount = _amount(d.get("amount"))
+        if kind == "payment" and math.isnan(amount):
+            raise EventError("amount", "is required for a payment (alias transaction_amount)")
+        cur = d.get("currency")
+        cur = "USD" if _blank(cur) else str(cur).strip().upper()
+        if cur not in _CURRENCIES:
+            raise EventError("currency", f"{d.get('currency')!r} is not an ISO-4217 code (USD, EUR, ...)")
+        country = _text(d, "country_iso")
+        if country is not None:
+            if len(country) != 2 or not country.isalpha():
+                raise EventError("country_iso", f"must be an ISO-3166 alpha-2 code like 'DE' (alias location), "
+                                                f"got {country!r}")
+            country = country.upper()
+        return Event(event_id, _stamp(d.get("event_ts"), now_ns), account, kind, amount, cur, _text(d, "ip"),
+                     _text(d, "device_id"), country, _text(d, "merchant_id"), _text(d, "merchant_category"))
+    except EventError as exc:
+        exc.event_id = event_id
+        raise
+
+
+def events_frame(df: pd.DataFrame, now_ns: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Validate a frame of events at once: ``(events, rejected)``, every input row in exactly one of them.
+
+    The columns are the event's fields (aliases accepted). ``events`` has
+    :data:`FRAME_COLUMNS` (``ts`` a datetime, ``row`` the input position) in input
+    order; ``rejected`` has ``row, event_id, field, reason`` with the same
+    messages as :func:`parse_event`.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"event_id": ["a", "b"], "event_ts": ["2025-09-01 12:00", "2025-09-01 12:01"],
+    ...                    "user_id": ["A1", "A2"], "transaction_amount": [10.0, -1.0]})
+    >>> ev, rej = events_frame(df)
+    >>> ev["event_id"].tolist(), rej["reason"].tolist()
+    (['a'], ['must be a finite number >= 0, got -1.0'])
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise InputError(f"events must be a pandas DataFrame, got {type(df).__name__}")
+    d = _frame_canonical(df)
+    n = len(df)
+    problems = pd.Series([None] * n, dtype=object)
+    fields = pd.Series([None] * n, dtype=object)
+
+    def reject(mask, field, reason):
+        mask = np.asarray(mask, dtype=bool) & problems.isna().to_numpy()
+        if mask.any():
+            problems[mask] = reason if isinstance(reason, str) else reason[mask]
+            fields[mask] = field
+
+    text = {c: _frame_text(d, c, n, reject) for c in _TEXT}
+    reject(text["event_id"].isna(), "event_id", "is required: a unique id per event, so a retry is not scored twice")
+    reject(text["account_id"].isna(), "account_id", "is required (alias user_id)")
+    kind_raw = d.get("event_type", pd.Series([None] * n))
+    kind = kind_raw.astype(object).where(kind_raw.notna(), "payment").astype(str).str.strip().str.lower()
+    kind = kind.where(kind != "", "payment")
+    reject(~kind.isin(list(_KINDS)), "event_type",
+           np.asarray(["must be 'payment' or 'login', got " + repr(v) for v in kind_raw.tolist()], dtype=object))
+    amount = _frame_amount(d.get("amount"), n, reject)
+    reject((kind == "payment").to_numpy() & np.isnan(amount), "amount",
+           "is required for a payment (alias transaction_amount)")
+    cur_raw = d.get("currency", pd.Series([None] * n))
+    cur = cur_raw.astype(object).where(cur_raw.notna(), "USD").astype(str).str.strip().str.upper()
+    cur = cur.where(cur != "", "USD")
+    reject(~cur.isin(list(_CURRENCIES)), "currency",
+           np.asarray([f"{v!r} is not an ISO-4217 code (USD, EUR, ...)" for v in cur_raw.tolist()], dtype=object))
+    country = _frame_text(d, "country_iso", n, reject)
+    ok_country = country.isna() | (country.str.len().eq(2) & country.str.isalpha())
+    reject(~ok_country.fillna(False).to_numpy(dtype=bool), "country_iso",
+           np.asarray([f"must be an ISO-3166 alpha-2 code like 'DE' (alias location), got {v!r}"
+                       for v in country.tolist()], dtype=object))
+    ts = _frame_times(d.get("event_ts"), n, now_ns, reject)
+    bad = problems.notna().to_numpy()
+    rejected = pd.DataFrame({"row": np.flatnonzero(bad), "event_id": text["event_id"][bad].to_numpy(),
+                             "field": fields[bad].to_numpy(), "reason": problems[bad].to_numpy()})
+    ok = ~bad
+    events = pd.DataFrame({
+        "event_id": text["event_id"][ok].to_numpy(), "ts": pd.to_datetime(ts[ok]),
+        "account_id": text["account_id"][ok].to_numpy(), "kind": kind[ok].to_numpy(), "amount": amount[ok],
+        "currency": cur[ok].to_numpy(), "ip": text["ip"][ok].to_numpy(), "device_id": text["device_id"][ok].to_numpy(),
+        "country_iso": country[ok].str.upper().to_numpy(), "merchant_id": text["merchant_id"][ok].to_numpy(),
+        "merchant_category": text["merchant_category"][ok].to_numpy(), "row": np.flatnonzero(ok)})
+    return events, rejected
+
+
+def _frame_canonical(df: pd.DataFrame) -> dict[str, pd.Series]:
+    d = {}
+    for col in df.columns:
+        name = ALIASES.get(col, col)
+        s = df[col].reset_index(drop=True)
+        if name in d:
+            both = d[name].notna() & s.notna() & (d[name].astype(str) != s.astype(str))
+            if both.any():
+                i = int(np.flatnonzero(both.to_numpy())[0])
+                raise InputError(f"events: both columns {name!r} and its alias {col!r} are given with different "
+                                 f"values (row {i}: {d[name][i]!r} and {s[i]!r}); keep one")
+            d[name] = d[name].where(d[name].notna(), s)
+        else:
+            d[name] = s
+    return d
+
+
+def _frame_text(d: dict, name: str, n: int, reject) -> pd.Series:
+    if name not in d:
+        return pd.Series([None] * n, dtype=object)
+    s = d[name].astype(object)
+    null = s.isna().to_numpy()
+    is_num = np.asarray([isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in s], dtype=bool)
+    is_text = np.asarray([isinstance(v, str) for v in s], dtype=bool)
+    reject(~null & ~is_text & ~is_num, name,
+           np.asarray([f"must be text, got {type(v).__name__} {v!r}" for v in s], dtype=object))
+    out = s.where(null | ~(is_text | is_num), s.astype(str).str.strip())
+    out = out.where(~(is_text | is_num) | (out.astype(str) != ""), None)
+    too_long = out.astype(str).str.len().gt(_MAX_TEXT).to_numpy() & out.notna().to_numpy()
+    reject(too_long, name, np.asarray([f"is {len(str(v))} characters long; at most {_MAX_TEXT}" for v in out],
+                                      dtype=object))
+    return out.where(is_text | is_num, None)
+
+
+def _frame_amount(s: pd.Series | None, n: int, reject) -> np.ndarray:
+    if s is None:
+        return np.full(n, np.nan)
+    num = pd.to_numeric(s.where(~s.map(lambda v: isinstance(v, bool)), "bad"), errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan)
+    given = s.notna().to_numpy() & ~s.astype(str).str.strip().eq("").to_numpy()
+    reject(given & np.isnan(num), "amount",
+           np.asarray([f"must be a number >= 0, got {v!r}" for v in s.tolist()], dtype=object))
+    reject(given & ~np.isnan(num) & (~np.isfinite(num) | (num < 0)), "amount",
+           np.asarray([f"must be a finite number >= 0, got {v!r}" for v in s.tolist()], dtype=object))
+    return np.where(given & np.isfinite(num) & (num >= 0), num, np.nan)
+
+
+def _frame_times(s: pd.Series | None, n: int, now_ns: int | None, reject) -> np.ndarray:
+    now = now_ns if now_ns is not None else time.time_ns()
+    if s is None:
+        return np.full(n, now, dtype="datetime64[ns]")
+    if pd.api.types.is_datetime64_any_dtype(s):
+        t = s.dt.tz_convert("UTC").dt.tz_localize(None) if s.dt.tz is not None else s
+        t = t.astype("datetime64[ns]")
+    elif pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        t = pd.to_datetime(s, unit="s", errors="coerce")
+    else:
+        t = pd.Series([_one_time(v) for v in s.tolist()], dtype="datetime64[ns]")
+    blank = s.isna().to_numpy() | s.astype(str).str.strip().eq("").to_numpy()
+    reject(~blank & t.isna().to_numpy(), "event_ts",
+           np.asarray([f"is not a time: {v!r}; send ISO-8601 like '2025-09-01T12:00:05Z', '2025-09-01 12:00:05' "
+                       "or epoch seconds" for v in s.tolist()], dtype=object))
+    return np.where(blank, np.datetime64(now, "ns"), t.to_numpy(dtype="datetime64[ns]"))
+
+
+def _one_time(v):
+    if _blank(v) or isinstance(v, bool):
+        return pd.NaT
+    try:
+        return pd.Timestamp(_stamp(v, 0))
+    except EventError:
+        return pd.NaT
