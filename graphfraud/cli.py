@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from .cli_realtime import COMMANDS as REALTIME_COMMANDS
+from .cli_realtime import add_parsers as add_realtime_parsers
 from .errors import GraphFraudError
 
 __all__ = ["main"]
@@ -185,6 +187,7 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--days", type=_at_least(21), default=60, help="days of activity")
     g.add_argument("--out", type=Path, required=True, help="SQLite file to write (replaced if it exists)")
     g.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+    add_realtime_parsers(sub, _FMT)
     return p
 
 
@@ -192,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return {"analyze": _analyze, "generate": _generate, "case": _case, "export": _export,
-                "etl": _etl}[args.command](args)
+                "etl": _etl, **REALTIME_COMMANDS}[args.command](args)
     except GraphFraudError as exc:
         print(f"graphfraud: error: {exc}", file=sys.stderr)
         return 2

@@ -89,15 +89,22 @@ def build_context(case: Case | None, members: pd.DataFrame, summary: pd.DataFram
     if exposure is not None and len(exposure):
         e = exposure[exposure["exposure"] > 0]
         ctx.exposure = dict(zip(e["account_id"].astype(str), e["exposure"].astype(float)))
-    if case is not None and len(case.ip_reputation):
-        ipr = case.ip_reputation
-        tor = ipr["is_tor"].fillna(0).astype(bool) if "is_tor" in ipr else pd.Series(False, index=ipr.index)
-        ctx.ip_risk = dict(zip(ipr["ip"].astype(str), zip(ipr["risk_score"].astype(float), tor.tolist())))
+    if case is not None:
+        ctx.ip_risk = ip_reputation_lookup(case)
     if features is not None:
         f = features.copy()
         f.index = f.index.astype(str)
         ctx.features = _bool_columns(f)
     return ctx
+
+
+def ip_reputation_lookup(case: Case) -> dict:
+    """ip -> (risk 0-100, TOR) from the case's ``ip_reputation``."""
+    ipr = case.ip_reputation
+    if not len(ipr):
+        return {}
+    tor = ipr["is_tor"].fillna(0).astype(bool) if "is_tor" in ipr else pd.Series(False, index=ipr.index)
+    return dict(zip(ipr["ip"].astype(str), zip(ipr["risk_score"].astype(float), tor.tolist())))
 
 
 def context_from_result(result) -> GraphContext:

@@ -45,10 +45,15 @@ EVENT_FIELDS = {
 #: gateway name -> contract name
 ALIASES = {"transaction_amount": "amount", "ip_address": "ip", "user_id": "account_id", "location": "country_iso"}
 
+_ALIAS_RANK = {a: i for i, a in enumerate(ALIASES, 1)}
 _TEXT = ("event_id", "account_id", "ip", "device_id", "merchant_id", "merchant_category")
 _MAX_TEXT = 200
 _CURRENCIES = frozenset(CURRENCIES)
 _KINDS = {"payment": "payment", "login": "login"}
+
+# the order in which parse_event checks the fields (an alias conflict, rank 0, comes first)
+_CHECK_ORDER = {f: i for i, f in enumerate(["event_id", "account_id", "event_type", "amount", "currency", "country_iso",
+                                            "event_ts", "ip", "device_id", "merchant_id", "merchant_category"], 1)}
 
 #: the columns of :func:`events_frame`'s typed events
 FRAME_COLUMNS = ["event_id", "ts", "account_id", "kind", "amount", "currency", "ip", "device_id", "country_iso",
@@ -99,9 +104,10 @@ def _canonical(raw: dict) -> dict:
     if not isinstance(raw, dict):
         raise EventError("event", f"must be a JSON object with the event's fields, got {type(raw).__name__}")
     out = {}
-    for key, value in raw.items():
+    for key, value in sorted(raw.items(), key=lambda kv: _ALIAS_RANK.get(kv[0], 0)):  # contract names first
         name = ALIASES.get(key, key)
-        if name in out and key != name and not _blank(value) and not _blank(out[name]) and out[name] != value:
+        if (name in out and key != name and not _blank(value) and not _blank(out[name])
+                and str(out[name]) != str(value)):
             raise EventError(key, f"both {name!r} and its alias {key!r} are given, with different values "
                                   f"({out[name]!r} and {value!r}); send one")
         if name not in out or _blank(out[name]):
@@ -113,6 +119,8 @@ def _text(d: dict, name: str) -> str | None:
     v = d.get(name)
     if _blank(v):
         return None
+    if isinstance(v, float) and v.is_integer():  # JSON numbers and frames give ids as 123.0 too
+        v = int(v)
     if isinstance(v, bool) or not isinstance(v, (str, int)):
         raise EventError(name, f"must be text, got {type(v).__name__} {v!r}")
     v = str(v).strip()
@@ -135,7 +143,10 @@ def _stamp(v, now_ns: int | None) -> int:
         raise EventError("event_ts", f"is not a time: {v!r}")
     if t.tzinfo is not None:
         t = t.tz_convert("UTC").tz_localize(None)
-    return int(t.as_unit("ns").value)
+    try:
+        return int(t.as_unit("ns").value)
+    except (OverflowError, ValueError):  # pandas' OutOfBoundsDatetime is a ValueError
+        raise EventError("event_ts", f"{v!r} is out of range (1677 to 2262)") from None
 
 
 def _amount(v) -> float:
@@ -221,16 +232,21 @@ def events_frame(df: pd.DataFrame, now_ns: int | None = None) -> tuple[pd.DataFr
     """
     if not isinstance(df, pd.DataFrame):
         raise InputError(f"events must be a pandas DataFrame, got {type(df).__name__}")
-    d = _frame_canonical(df)
     n = len(df)
     problems = pd.Series([None] * n, dtype=object)
     fields = pd.Series([None] * n, dtype=object)
+    ranks = np.full(n, len(_CHECK_ORDER) + 1)
 
     def reject(mask, field, reason):
-        mask = np.asarray(mask, dtype=bool) & problems.isna().to_numpy()
+        # a row reports the problem parse_event would raise first, whatever order the columns are checked in here
+        rank = _CHECK_ORDER.get(field, 0)
+        mask = np.asarray(mask, dtype=bool) & (rank < ranks)
         if mask.any():
             problems[mask] = reason if isinstance(reason, str) else reason[mask]
             fields[mask] = field
+            ranks[mask] = rank
+
+    d = _frame_canonical(df, reject)
 
     text = {c: _frame_text(d, c, n, reject) for c in _TEXT}
     reject(text["event_id"].isna(), "event_id", "is required: a unique id per event, so a retry is not scored twice")
@@ -267,27 +283,32 @@ def events_frame(df: pd.DataFrame, now_ns: int | None = None) -> tuple[pd.DataFr
     return events, rejected
 
 
-def _frame_canonical(df: pd.DataFrame) -> dict[str, pd.Series]:
+def _frame_canonical(df: pd.DataFrame, reject) -> dict[str, pd.Series]:
     d = {}
-    for col in df.columns:
+    # contract names first, so that an alias is what a conflict is reported on (as parse_event does)
+    for col in sorted(df.columns, key=lambda c: _ALIAS_RANK.get(c, 0)):
         name = ALIASES.get(col, col)
         s = df[col].reset_index(drop=True)
         if name in d:
-            both = d[name].notna() & s.notna() & (d[name].astype(str) != s.astype(str))
-            if both.any():
-                i = int(np.flatnonzero(both.to_numpy())[0])
-                raise InputError(f"events: both columns {name!r} and its alias {col!r} are given with different "
-                                 f"values (row {i}: {d[name][i]!r} and {s[i]!r}); keep one")
-            d[name] = d[name].where(d[name].notna(), s)
+            blank = _blank_mask(s) | _blank_mask(d[name])
+            both = ~blank & (d[name].astype(str) != s.astype(str)).to_numpy()
+            reject(both, col, np.asarray([f"both {name!r} and its alias {col!r} are given, with different values "
+                                          f"({a!r} and {b!r}); send one" for a, b in zip(d[name], s)], dtype=object))
+            d[name] = d[name].where(~_blank_mask(d[name]), s)
         else:
             d[name] = s
     return d
 
 
+def _blank_mask(s: pd.Series) -> np.ndarray:
+    return np.asarray([_blank(v) for v in s], dtype=bool)
+
+
 def _frame_text(d: dict, name: str, n: int, reject) -> pd.Series:
     if name not in d:
         return pd.Series([None] * n, dtype=object)
-    s = d[name].astype(object)
+    # a column of ids with a gap comes as floats (0 -> 0.0): a whole float is the id it was
+    s = pd.Series([int(v) if isinstance(v, float) and v.is_integer() else v for v in d[name]], dtype=object)
     null = s.isna().to_numpy()
     is_num = np.asarray([isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in s], dtype=bool)
     is_text = np.asarray([isinstance(v, str) for v in s], dtype=bool)

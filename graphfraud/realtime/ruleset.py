@@ -212,18 +212,21 @@ def default_ruleset() -> Ruleset:
 
     amount > 5x the account's 30-day mean (80), amount > 5,000 USD (60), account
     younger than 7 days (40), device differs from the last one (40), more than 50
-    payments in 30 days (30), high-risk customer (50). All matched rules add up,
-    capped at 100; >= 80 BLOCK, >= 50 REVIEW.
+    payments in 30 days (30), high-risk customer (50), each on payments only. All
+    matched rules add up, capped at 100; >= 80 BLOCK, >= 50 REVIEW.
     """
+    pay = ("is_payment", "==", True)  # transaction rules: a login is judged by the graph-aware rules only
     rules = (
-        Rule("amount over 5x the 30-day mean", (("amount_to_avg_30d", ">", 5),), "decline payment", "transactions", 80),
-        Rule("amount over 5,000", (("amount_usd", ">", 5000),), "hold payments for review", "transactions", 60),
-        Rule("account younger than 7 days", (("account_age_days", "<", 7),), "hold payments for review", "profile",
+        Rule("amount over 5x the 30-day mean", (("amount_to_avg_30d", ">", 5), pay), "decline payment",
+             "transactions", 80),
+        Rule("amount over 5,000", (("amount_usd", ">", 5000), pay), "hold payments for review", "transactions", 60),
+        Rule("account younger than 7 days", (("account_age_days", "<", 7), pay), "hold payments for review",
+             "profile", 40),
+        Rule("device differs from the last one", (("device_changed", "==", True), pay), "MFA step-up", "profile",
              40),
-        Rule("device differs from the last one", (("device_changed", "==", True),), "MFA step-up", "profile", 40),
-        Rule("more than 50 payments in 30 days", (("payment_count_30d", ">", 50),), "hold payments for review",
+        Rule("more than 50 payments in 30 days", (("payment_count_30d", ">", 50), pay), "hold payments for review",
              "transactions", 30),
-        Rule("high-risk customer", (("risk_level", "==", "HIGH"),), "hold payments for review", "profile", 50),
+        Rule("high-risk customer", (("risk_level", "==", "HIGH"), pay), "hold payments for review", "profile", 50),
     )
     return Ruleset(rules, name="default")
 

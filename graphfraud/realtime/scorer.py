@@ -388,12 +388,14 @@ class Scorer:
         names = [name for name, _, _ in self._compiled]
         rule_text = np.full(n, "", dtype=object)
         reason_text = np.full(n, "", dtype=object)
-        records = f.to_dict("records") if reasons and matched.any() else None
-        for i in np.flatnonzero(matched.any(axis=1)):
+        hits = np.flatnonzero(matched.any(axis=1))
+        # rows as dicts only where a rule matched: most events of a replay match none
+        records = f.iloc[hits].to_dict("records") if reasons else None
+        for k, i in enumerate(hits):
             hit = np.flatnonzero(matched[i])
             rule_text[i] = "; ".join(names[j] for j in hit)
             if records is not None:
-                reason_text[i] = "; ".join(_reason(names[j], pts[j], self._compiled[j][2], records[i]) for j in hit)
+                reason_text[i] = "; ".join(_reason(names[j], pts[j], self._compiled[j][2], records[k]) for j in hit)
         return pd.DataFrame({"event_id": ev["event_id"], "account_id": ev["account_id"],
                              "event_ts": ev["ts"].dt.strftime("%Y-%m-%d %H:%M:%S"), "event_type": ev["kind"],
                              "score": score, "decision": decision, "rules": rule_text, "reasons": reason_text,
@@ -416,6 +418,8 @@ def _reason(name: str, points: float, conds, f) -> str:
     """``name (+points): feature words value op threshold; ...`` with the numbers that decided it."""
     parts = []
     for c, op, v in conds:
+        if c == "is_payment":  # says which events a rule is for, not why this one matched
+            continue
         desc = FEATURES.get(c, (None, c.replace("_", " ")))[1]
         if isinstance(v, (bool, np.bool_, str)):
             text = f"{desc}: {_fmt(f[c])}"
