@@ -878,6 +878,7 @@ class MicroState:
         self._last = None
         self._ops = 0
         self._sweep_at = 1024
+        self._sweep = None  # [metric, keys, position, entries held] while a sweep is under way
 
     @property
     def entities(self) -> int:
@@ -972,8 +973,8 @@ class MicroState:
             out.update({m.name: value, m.name + "_baseline": baseline, m.name + "_score": score,
                         m.name + "_pvalue": pvalue, m.name + "_spike": bool(spike)})
         self._ops += 1
-        if self._ops >= self._sweep_at:
-            self._sweep(t)
+        if self._sweep is not None or self._ops >= self._sweep_at:
+            self._sweep_some(t)
         return out
 
     def _evict(self, tr: _Track, t: int, w: int) -> None:
@@ -1000,20 +1001,35 @@ class MicroState:
             tr.hsum -= v
             tr.hn -= 1
 
-    def _sweep(self, t: int) -> None:
-        held = 0
-        for (_, w), tracks in zip(self._specs, self._tracks):
-            quiet = []
-            for e, tr in tracks.items():
-                self._evict(tr, t, w)
-                if len(tr):
-                    held += len(tr)
-                else:
-                    quiet.append(e)
-            for e in quiet:
-                del tracks[e]
-        # the next sweep after as many updates as entries held: O(1) per update on average
-        self._ops, self._sweep_at = 0, max(1024, held)
+    def _sweep_some(self, t: int, budget: int = 64) -> None:
+        """Visit ``budget`` entities of the sweep under way (dropping those gone quiet), starting one if due.
+
+        A sweep walks every (metric, entity) once, a few per update, so no single
+        event waits for a pass over all of them (a live scorer's worst case).
+        """
+        if self._sweep is None:
+            self._sweep = [0, list(self._tracks[0]), 0, 0]
+        sw = self._sweep
+        while budget > 0:
+            m, keys, pos = sw[0], sw[1], sw[2]
+            if pos >= len(keys):
+                if m + 1 >= len(self._tracks):
+                    # the next sweep after as many updates as entries held: O(1) per update on average
+                    self._sweep, self._ops, self._sweep_at = None, 0, max(1024, sw[3])
+                    return
+                sw[0], sw[1], sw[2] = m + 1, list(self._tracks[m + 1]), 0
+                continue
+            sw[2] = pos + 1
+            budget -= 1
+            tracks = self._tracks[m]
+            tr = tracks.get(keys[pos])
+            if tr is None:
+                continue
+            self._evict(tr, t, self._specs[m][1])
+            if len(tr):
+                sw[3] += len(tr)
+            else:
+                del tracks[keys[pos]]
 
 
 def _stamp(ts) -> int:
