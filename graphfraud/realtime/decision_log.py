@@ -72,16 +72,19 @@ class DecisionLog:
     """
 
     def __init__(self, url: str | Path = "graphfraud_decisions.sqlite", sync: str = "normal",
-                 keep_features: bool = True):
+                 keep_features: bool = True, journal: str = "wal"):
         if sync not in ("normal", "full"):
             raise InputError(f"sync must be 'normal' (survives a killed process) or 'full' (also a power cut), "
                              f"got {sync!r}")
+        if journal not in ("wal", "delete"):
+            raise InputError(f"journal must be 'wal' (one host) or 'delete' (a network file system such as EFS, "
+                             f"where WAL does not work), got {journal!r}")
         self.path = log_path(url)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
             self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute(f"PRAGMA journal_mode={journal.upper()}")
             self.conn.execute(f"PRAGMA synchronous={sync.upper()}")
             for stmt in _SCHEMA:
                 self.conn.execute(stmt)
@@ -127,16 +130,20 @@ class DecisionLog:
         with self._lock:
             if not self._pending and not self._rejects:
                 return 0
-            rows = [self._row(d) for d in self._pending.values()]
-            with _transaction(self.conn):
-                before = self.conn.total_changes
-                self.conn.executemany(f"INSERT OR IGNORE INTO decisions ({', '.join(_COLUMNS)}) VALUES "
-                                      f"({', '.join('?' * len(_COLUMNS))})", rows)
-                written = self.conn.total_changes - before
-                self.conn.executemany("INSERT OR IGNORE INTO rejected (received_at, event_id, source_id, field, "
-                                      "reason, payload) VALUES (?, ?, ?, ?, ?, ?)", self._rejects)
-            self._pending.clear()
-            self._rejects.clear()
+            try:
+                rows = [self._row(d) for d in self._pending.values()]
+                with _transaction(self.conn):
+                    before = self.conn.total_changes
+                    self.conn.executemany(f"INSERT OR IGNORE INTO decisions ({', '.join(_COLUMNS)}) VALUES "
+                                          f"({', '.join('?' * len(_COLUMNS))})", rows)
+                    written = self.conn.total_changes - before
+                    self.conn.executemany("INSERT OR IGNORE INTO rejected (received_at, event_id, source_id, "
+                                          "field, reason, payload) VALUES (?, ?, ?, ?, ?, ?)", self._rejects)
+            finally:
+                # committed or rolled back, nothing stays pending: a failed batch was never acknowledged, and
+                # its retry must be decided anew, not answered as a duplicate of a decision that is not stored
+                self._pending.clear()
+                self._rejects.clear()
             return written
 
     def _row(self, d: Decision) -> tuple:

@@ -107,8 +107,9 @@ class Engine:
             with self.lock:
                 self.scorer.set_rules(rs)
             self.reload_error = None
-        except GraphFraudError as exc:
-            self.reload_error = f"{self.rules_path}: {exc}; still using {self.scorer.version}"
+        except Exception as exc:  # any broken file (bad YAML types included) keeps the rules in use
+            kind = "" if isinstance(exc, GraphFraudError) else f"{type(exc).__name__}: "
+            self.reload_error = f"{self.rules_path}: {kind}{exc}; still using {self.scorer.version}"
         self._rules_mtime = m
         return self.reload_error is None
 

@@ -48,6 +48,8 @@ ALIASES = {"transaction_amount": "amount", "ip_address": "ip", "user_id": "accou
 _ALIAS_RANK = {a: i for i, a in enumerate(ALIASES, 1)}
 _TEXT = ("event_id", "account_id", "ip", "device_id", "merchant_id", "merchant_category")
 _MAX_TEXT = 200
+#: larger amounts are refused: no payment is that big, and cents must fit in 64 bits
+MAX_AMOUNT = 1e12
 _CURRENCIES = frozenset(CURRENCIES)
 _KINDS = {"payment": "payment", "login": "login"}
 
@@ -156,11 +158,18 @@ def _amount(v) -> float:
         raise EventError("amount", f"must be a number >= 0, got {v!r}")
     try:
         x = float(v)
-    except (TypeError, ValueError):
-        raise EventError("amount", f"must be a number >= 0, got {v!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise EventError("amount", f"must be a number >= 0, got {_short(v)}") from None
     if not math.isfinite(x) or x < 0:
-        raise EventError("amount", f"must be a finite number >= 0, got {v!r}")
+        raise EventError("amount", f"must be a finite number >= 0, got {_short(v)}")
+    if x > MAX_AMOUNT:
+        raise EventError("amount", f"{_short(v)} is above {MAX_AMOUNT:.0e}: not a payment amount")
     return x
+
+
+def _short(v) -> str:
+    text = repr(v)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def parse_event(raw: dict, now_ns: int | None = None) -> Event:
@@ -329,10 +338,13 @@ def _frame_amount(s: pd.Series | None, n: int, reject) -> np.ndarray:
         dtype=np.float64, na_value=np.nan)
     given = s.notna().to_numpy() & ~s.astype(str).str.strip().eq("").to_numpy()
     reject(given & np.isnan(num), "amount",
-           np.asarray([f"must be a number >= 0, got {v!r}" for v in s.tolist()], dtype=object))
+           np.asarray([f"must be a number >= 0, got {_short(v)}" for v in s.tolist()], dtype=object))
     reject(given & ~np.isnan(num) & (~np.isfinite(num) | (num < 0)), "amount",
-           np.asarray([f"must be a finite number >= 0, got {v!r}" for v in s.tolist()], dtype=object))
-    return np.where(given & np.isfinite(num) & (num >= 0), num, np.nan)
+           np.asarray([f"must be a finite number >= 0, got {_short(v)}" for v in s.tolist()], dtype=object))
+    reject(given & np.isfinite(num) & (num > MAX_AMOUNT), "amount",
+           np.asarray([f"{_short(v)} is above {MAX_AMOUNT:.0e}: not a payment amount" for v in s.tolist()],
+                      dtype=object))
+    return np.where(given & np.isfinite(num) & (num >= 0) & (num <= MAX_AMOUNT), num, np.nan)
 
 
 def _frame_times(s: pd.Series | None, n: int, now_ns: int | None, reject) -> np.ndarray:
