@@ -33,8 +33,8 @@ if not _os.path.isdir(_os.path.join(_here, "loaders")) and _os.path.isfile(
     __path__.append(_root)  # type: ignore[name-defined]  # noqa: F821
 
 # The package is laid out as the pipeline: case/ (load and validate) -> detect/ ->
-# graph/ (records, stores, pages) -> rings/ -> act/ (tests, rules, cases, report);
-# pipeline.py runs them in order and cli.py is the command line over it.
+# graph/ (records, stores, pages) -> rings/ -> act/ (tests, rules, cases, report) -> realtime/ (each new
+# event); pipeline.py runs the batch stages in order and cli.py is the command line over it.
 from .case import Case, case_from_frames  # noqa: E402
 from .data import sample_case_path  # noqa: E402
 from .errors import BackendError, GraphFraudError, InputError, RejectedInputError, SchemaError  # noqa: E402
@@ -48,6 +48,9 @@ from .rings import ExposureParams, RingResult, exposure, find_rings, known_bad_s
 from .act import (PaymentTest, baseline_metrics, benjamini_hochberg, open_case, payment_outcome_test,  # noqa: E402
                   payment_outcome_tests, run_etl, wilson_interval, write_etl)
 from .pipeline import AnalysisResult, analyze  # noqa: E402
+from .realtime import Decision, Ruleset, Scorer, default_ruleset, graph_rules, load_ruleset  # noqa: E402
+from .realtime.backtest import backtest  # noqa: E402
+from . import realtime  # noqa: E402
 from . import queries  # noqa: E402
 # namespaces users reach by name: graphfraud.rules.load_rules, graphfraud.traversals.ring_members, ...
 from .act import rules  # noqa: E402
@@ -58,6 +61,14 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AnalysisResult",
+    "Scorer",
+    "Decision",
+    "Ruleset",
+    "default_ruleset",
+    "graph_rules",
+    "load_ruleset",
+    "backtest",
+    "realtime",
     "TransactionParams",
     "transactions",
     "customer_aggregates",
