@@ -87,19 +87,6 @@ def _engine(args):
                         alerts=args.alerts, webhook=args.webhook, warm=_warm(args.warm))
 
 
-def _settle_memory() -> None:
-    """Move what was loaded at start out of the garbage collector's sight.
-
-    The profiles and the warmed windows are millions of long-lived objects; a
-    full collection walking them is a pause of 100+ ms in the middle of the
-    stream. This process is ours (not a library caller's), so it is ours to tune.
-    """
-    import gc
-
-    gc.collect()
-    gc.freeze()
-
-
 def _records(stream, fmt: str):
     """Dicts from JSON lines or CSV rows; a line that is not a JSON object becomes an Unreadable."""
     from .realtime.engine import Unreadable
@@ -133,8 +120,10 @@ def _score(args) -> int:
     fmt = args.format if args.format != "auto" else ("csv" if str(args.events).lower().endswith(".csv") else "jsonl")
     if args.events != "-" and not Path(args.events).is_file():
         raise InputError(f"--events {args.events}: no such file")
+    from .realtime.engine import settle_memory
+
     engine = _engine(args)
-    _settle_memory()
+    settle_memory()
     stream = sys.stdin if args.events == "-" else open(args.events, encoding="utf-8", newline="")
     counts = {"APPROVE": 0, "REVIEW": 0, "BLOCK": 0, "rejected": 0, "duplicate": 0}
     t0 = time.perf_counter()

@@ -175,12 +175,20 @@ class DecisionLog:
             return pd.read_sql_query("SELECT received_at, event_id, source_id, field, reason, payload FROM rejected "
                                      "ORDER BY id", self.conn)
 
-    def counts(self) -> dict:
+    def counts(self, max_age: float = 5.0) -> dict:
+        """Decisions by kind and rejected events; cached ``max_age`` seconds (a health check polls it)."""
+        import time
+
+        cached = getattr(self, "_counts", None)
+        if cached is not None and time.monotonic() - cached[0] < max_age:
+            return cached[1]
         with self._lock:
             mix = dict(self.conn.execute("SELECT decision, COUNT(*) FROM decisions GROUP BY decision").fetchall())
             rej = self.conn.execute("SELECT COUNT(*) FROM rejected").fetchone()[0]
-        return {"decisions": sum(mix.values()), **{k: mix.get(k, 0) for k in ("APPROVE", "REVIEW", "BLOCK")},
-                "rejected": rej}
+        out = {"decisions": sum(mix.values()), **{k: mix.get(k, 0) for k in ("APPROVE", "REVIEW", "BLOCK")},
+               "rejected": rej}
+        self._counts = (time.monotonic(), out)
+        return out
 
     def close(self) -> None:
         with self._lock:

@@ -21,7 +21,7 @@ from .events import EventError, parse_event
 from .ruleset import load_ruleset
 from .scorer import Decision, Scorer
 
-__all__ = ["Engine", "Outcome", "Unreadable", "build_engine", "read_profiles"]
+__all__ = ["Engine", "Outcome", "Unreadable", "build_engine", "read_profiles", "settle_memory"]
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,10 @@ class Engine:
         self._checked = 0.0
         self.lock = threading.RLock()
         self.reload_error: str | None = None
+        if self.rules_path is not None:  # the file's rules from the start, not only after its first change
+            self.reload_if_changed(force=True)
+            if self.reload_error is not None:
+                raise GraphFraudError(self.reload_error)
         self.resend_pending_alerts()
 
     def _mtime(self) -> float | None:
@@ -163,6 +167,20 @@ class Engine:
     def decide(self, raw) -> Outcome:
         """Decide one event (committed before it returns)."""
         return self.decide_many([raw])[0]
+
+
+def settle_memory() -> None:
+    """Move everything loaded so far out of the garbage collector's sight (for a process that serves events).
+
+    The profiles and the warmed windows are millions of long-lived objects; a
+    full collection walking them is a pause of 100+ ms in the middle of a
+    stream. Called by the command line and the service, which own their
+    process; a library caller decides for its own.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def read_profiles(path: str | Path):

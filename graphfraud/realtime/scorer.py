@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -58,12 +58,13 @@ class Decision:
     features: dict = field(default_factory=dict, repr=False, compare=False)
 
     def to_dict(self, features: bool = False) -> dict:
-        d = asdict(self)
-        d["rules"], d["reasons"] = list(self.rules), list(self.reasons)
+        # built by hand: dataclasses.asdict deep-copies the features only for them to be dropped
+        d = {"event_id": self.event_id, "score": self.score, "decision": self.decision, "rules": list(self.rules),
+             "reasons": list(self.reasons), "ruleset_version": self.ruleset_version, "scored_at": self.scored_at,
+             "latency_us": self.latency_us, "account_id": self.account_id, "event_ts": self.event_ts,
+             "event_type": self.event_type}
         if features:
             d["features"] = {k: _plain(v) for k, v in self.features.items()}
-        else:
-            del d["features"]
         return d
 
 
