@@ -110,7 +110,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
-from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -817,17 +816,48 @@ def spike_counts(alerts: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------- one event at a time
 
 
+class Fifo:
+    """A first-in first-out queue on a list: ~100 bytes empty where a deque takes 760.
+
+    A live scorer holds a few tracks for every account, IP and device seen in
+    the last week, millions of them, so the empty size is most of the memory.
+    """
+
+    __slots__ = ("items", "head")
+
+    def __init__(self):
+        self.items = []
+        self.head = 0
+
+    def append(self, x) -> None:
+        self.items.append(x)
+
+    def popleft(self):
+        x = self.items[self.head]
+        self.head += 1
+        if self.head >= 32 and self.head * 2 >= len(self.items):  # drop the consumed front, amortised O(1)
+            del self.items[:self.head]
+            self.head = 0
+        return x
+
+    def __getitem__(self, i: int):
+        return self.items[self.head + i]
+
+    def __len__(self) -> int:
+        return len(self.items) - self.head
+
+
 class _Track:
     """One (metric, entity): the window's events, the windows not yet in the history, and the history."""
 
     __slots__ = ("win", "accounts", "wsum", "pending", "hist", "hsum", "hn")
 
     def __init__(self):
-        self.win = deque()  # (ts, account, cents)
+        self.win = Fifo()  # (ts, account, cents)
         self.accounts = {}  # account -> events in the window
         self.wsum = 0
-        self.pending = deque()  # (ts, value): still overlapping the newest window
-        self.hist = deque()  # (ts, value): in the baseline
+        self.pending = Fifo()  # (ts, value): still overlapping the newest window
+        self.hist = Fifo()  # (ts, value): in the baseline
         self.hsum = 0
         self.hn = 0
 

@@ -15,7 +15,9 @@ import json
 import sqlite3
 import sys
 import threading
+import time
 import urllib.request
+import weakref
 from pathlib import Path
 from queue import Queue
 
@@ -72,10 +74,13 @@ class DecisionLog:
     """
 
     def __init__(self, url: str | Path = "graphfraud_decisions.sqlite", sync: str = "normal",
-                 keep_features: bool = True, journal: str = "wal"):
+                 keep_features: str = "alerts", journal: str = "wal", checkpoint_every: float = 1.0):
         if sync not in ("normal", "full"):
             raise InputError(f"sync must be 'normal' (survives a killed process) or 'full' (also a power cut), "
                              f"got {sync!r}")
+        if keep_features not in ("all", "alerts", "none"):
+            raise InputError(f"keep_features must be 'all', 'alerts' (REVIEW and BLOCK) or 'none', got "
+                             f"{keep_features!r}")
         if journal not in ("wal", "delete"):
             raise InputError(f"journal must be 'wal' (one host) or 'delete' (a network file system such as EFS, "
                              f"where WAL does not work), got {journal!r}")
@@ -86,6 +91,9 @@ class DecisionLog:
             self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
             self.conn.execute(f"PRAGMA journal_mode={journal.upper()}")
             self.conn.execute(f"PRAGMA synchronous={sync.upper()}")
+            background = journal == "wal" and self.path != ":memory:" and checkpoint_every
+            if background:
+                self.conn.execute("PRAGMA wal_autocheckpoint=0")
             for stmt in _SCHEMA:
                 self.conn.execute(stmt)
         except sqlite3.Error as exc:
@@ -94,6 +102,12 @@ class DecisionLog:
         self._pending: dict[str, Decision] = {}
         self._rejects: list[tuple] = []
         self._lock = threading.RLock()
+        self.closed = False
+        if background:
+            # checkpoints copy the WAL into the database with an fsync: done by a thread of its own, so no
+            # request waits for one (SQLite releases the GIL while it works)
+            threading.Thread(target=_checkpoints, args=(self.path, checkpoint_every, weakref.ref(self)),
+                             daemon=True, name="graphfraud-checkpoint").start()
 
     def get(self, event_id: str) -> Decision | None:
         """The decision stored (or waiting for the next commit) for ``event_id``."""
@@ -147,7 +161,8 @@ class DecisionLog:
             return written
 
     def _row(self, d: Decision) -> tuple:
-        feats = json.dumps(d.to_dict(features=True)["features"], default=str) if self.keep_features else None
+        keep = self.keep_features == "all" or (self.keep_features == "alerts" and d.decision != "APPROVE")
+        feats = json.dumps(d.to_dict(features=True)["features"], default=str) if keep else None
         return (d.event_id, d.account_id, d.event_ts, d.event_type, d.score, d.decision, json.dumps(list(d.rules)),
                 json.dumps(list(d.reasons)), d.ruleset_version, d.scored_at, d.latency_us, feats)
 
@@ -177,8 +192,6 @@ class DecisionLog:
 
     def counts(self, max_age: float = 5.0) -> dict:
         """Decisions by kind and rejected events; cached ``max_age`` seconds (a health check polls it)."""
-        import time
-
         cached = getattr(self, "_counts", None)
         if cached is not None and time.monotonic() - cached[0] < max_age:
             return cached[1]
@@ -193,7 +206,25 @@ class DecisionLog:
     def close(self) -> None:
         with self._lock:
             self.commit()
+            self.closed = True
+            if self.path != ":memory:":
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self.conn.close()
+
+
+def _checkpoints(path: str, every: float, owner) -> None:
+    conn = sqlite3.connect(path, timeout=30)
+    while True:
+        time.sleep(every)
+        log = owner()
+        if log is None or log.closed:
+            break
+        del log  # hold no reference while waiting: the log may be dropped without close()
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error:  # busy or closed: the next round tries again
+            pass
+    conn.close()
 
 
 class _transaction:

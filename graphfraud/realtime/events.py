@@ -102,6 +102,11 @@ def _blank(v) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and not v.strip())
 
 
+def _key(v) -> str:
+    """What a value says, for comparing a field with its alias (a frame column with a gap holds 7 as 7.0)."""
+    return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+
+
 def _canonical(raw: dict) -> dict:
     if not isinstance(raw, dict):
         raise EventError("event", f"must be a JSON object with the event's fields, got {type(raw).__name__}")
@@ -109,7 +114,7 @@ def _canonical(raw: dict) -> dict:
     for key, value in sorted(raw.items(), key=lambda kv: _ALIAS_RANK.get(kv[0], 0)):  # contract names first
         name = ALIASES.get(key, key)
         if (name in out and key != name and not _blank(value) and not _blank(out[name])
-                and str(out[name]) != str(value)):
+                and _key(out[name]) != _key(value)):
             raise EventError(key, f"both {name!r} and its alias {key!r} are given, with different values "
                                   f"({out[name]!r} and {value!r}); send one")
         if name not in out or _blank(out[name]):
@@ -300,7 +305,7 @@ def _frame_canonical(df: pd.DataFrame, reject) -> dict[str, pd.Series]:
         s = df[col].reset_index(drop=True)
         if name in d:
             blank = _blank_mask(s) | _blank_mask(d[name])
-            both = ~blank & (d[name].astype(str) != s.astype(str)).to_numpy()
+            both = ~blank & (np.asarray([_key(a) for a in d[name]]) != np.asarray([_key(b) for b in s]))
             reject(both, col, np.asarray([f"both {name!r} and its alias {col!r} are given, with different values "
                                           f"({a!r} and {b!r}); send one" for a, b in zip(d[name], s)], dtype=object))
             d[name] = d[name].where(~_blank_mask(d[name]), s)

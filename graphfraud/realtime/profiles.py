@@ -20,13 +20,13 @@ is a dict of the accounts that had an event since the snapshot.
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from ..case import Case
+from ..detect.micro import Fifo
 from ..errors import InputError
 
 __all__ = ["Profiles", "FxRates", "RISK_LEVELS", "PROFILE_COLUMNS", "WINDOW_NS", "risk_levels"]
@@ -86,7 +86,7 @@ class _Live:
     """What the events scored since the snapshot changed for one account."""
 
     first_seen: int
-    payments: deque = field(default_factory=deque)  # (ts ns, cents) of payments scored, oldest first
+    payments: Fifo = field(default_factory=Fifo)  # (ts ns, cents) of payments scored, oldest first
     last_device: str | None = None
     last_country: str | None = None
 
@@ -270,7 +270,7 @@ class Profiles:
             while pays and pays[0][0] <= lo:
                 pays.popleft()
             count += len(pays)
-            cents += sum(c for _, c in pays)
+            cents += sum(c for _, c in pays.items[pays.head:])
         n = base_n + count
         return n, (base_sum + cents / 100) / n if n else float("nan")
 
