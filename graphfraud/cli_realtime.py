@@ -119,7 +119,8 @@ def _score(args) -> int:
         raise InputError(f"--batch must be at least 1, got {args.batch}")
     fmt = args.format if args.format != "auto" else ("csv" if str(args.events).lower().endswith(".csv") else "jsonl")
     if args.events != "-" and not Path(args.events).is_file():
-        raise InputError(f"--events {args.events}: no such file")
+        what = "is a folder; give the events file" if Path(args.events).is_dir() else "no such file"
+        raise InputError(f"--events {args.events}: {what}")
     from .realtime.engine import settle_memory
 
     engine = _engine(args)
@@ -170,6 +171,16 @@ def _serve(args) -> int:
         raise InputError(f"--port must be from 1 to 65535, got {args.port}")
     if args.workers < 1:
         raise InputError(f"--workers must be at least 1, got {args.workers}")
+    import socket
+
+    with socket.socket() as probe:  # before minutes of loading, not after
+        try:
+            probe.bind((args.host, args.port))
+        except OSError as exc:
+            raise InputError(f"--host {args.host} --port {args.port}: cannot listen there ({exc.strerror}); "
+                             "choose another port or stop what uses it") from None
+    print(f"graphfraud serve: loading, then listening on http://{args.host}:{args.port} (POST /detect, "
+          f"GET /health, API docs at /docs); Ctrl-C stops it", file=sys.stderr, flush=True)
     config = {"source": None if args.source is None else str(args.source),
               "profiles": None if args.profiles is None else str(args.profiles),
               "case": None if args.db is None else str(args.db), "rules": None if args.rules is None else str(args.rules),

@@ -124,6 +124,10 @@ def test_backtest_writes_the_report(tmp_path, capsys):
     assert "## Decision mix" in report and "look-ahead" in report
     daily = pd.read_csv(out / "backtest_daily.csv")
     assert daily["alerts"].sum() == summary["review"].iloc[-1] + summary["block"].iloc[-1]
+    # the measured period is the case's activity (from the first login), every day of it in the daily table
+    assert summary["period_start"].iloc[0].startswith("2025-08-01") and len(daily) == 45
+    assert summary["alerts_per_day"].iloc[-1] == pytest.approx(summary["alerts"].iloc[-1] / summary["days"].iloc[-1],
+                                                               rel=1e-3)
 
 
 def test_backtest_rules_file_errors_are_plain(tmp_path, capsys):

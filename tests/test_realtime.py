@@ -308,3 +308,46 @@ def test_alerts_lost_in_a_crash_are_sent_on_the_next_start(tmp_path):
 def test_the_log_url_is_sqlite_only():
     with pytest.raises(InputError, match="only SQLite"):
         DecisionLog("postgres://db/x")
+
+
+def test_alerts_reach_a_webhook_and_a_dead_one_is_recorded(tmp_path):
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    got = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (the http.server API)
+            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        sink = AlertSink(tmp_path / "a.jsonl", webhook=f"http://127.0.0.1:{server.server_port}/hook")
+        eng = Engine(Scorer.from_profiles(profiles()), DecisionLog(tmp_path / "l.sqlite"), sink)
+        eng.decide(pay(amount=6000))
+        eng.decide(pay("e2", amount=20))  # APPROVE: no alert
+        sink.flush()
+        assert [(g["event_id"], g["alert"]) for g in got] == [("e1", "BLOCK")] and got[0]["reasons"]
+    finally:
+        server.shutdown()
+    dead = AlertSink(tmp_path / "b.jsonl", webhook="http://127.0.0.1:9/nowhere", timeout=0.2)
+    dead.send([eng.log.get("e1")])
+    dead.flush()
+    lines = [json.loads(x) for x in (tmp_path / "b.jsonl").read_text().splitlines()]
+    assert lines[0]["event_id"] == "e1" and "alert_delivery_failed" in lines[1]
+    with pytest.raises(InputError, match="webhook must be an http"):
+        AlertSink(tmp_path / "c.jsonl", webhook="file:///etc/passwd")
+
+
+def test_epoch_seconds_as_text_and_an_alias_clash_keeps_the_event_id():
+    e = parse_event({"event_id": "q", "user_id": "A", "transaction_amount": "1", "event_ts": "1757930415"})
+    assert e.ts == pd.Timestamp(1757930415, unit="s").value
+    with pytest.raises(EventError) as err:
+        parse_event({"event_id": "e-08", "account_id": "A1", "user_id": "A2", "amount": 1})
+    assert (err.value.field, err.value.event_id) == ("user_id", "e-08")

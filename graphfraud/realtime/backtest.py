@@ -100,18 +100,23 @@ def _scorer(case: Case, ruleset: Ruleset | None, analysis) -> tuple[Scorer, list
     if analysis is not None:
         ctx = context_from_result(analysis)
         risk = risk_levels(analysis.signals.set_index("account_id")["composite"])
-        notes.append(f"graph context (rings, ring infrastructure, campaign IPs, exposure) and risk levels come from "
-                     f"one analysis of the case over {analysis.periods.analysis.label()}: graph-aware rules see "
-                     "rings found over the whole period (look-ahead); profile and velocity features do not")
+        notes.append(f"graph context (rings, ring infrastructure, campaign IPs, exposure), risk levels and the "
+                     f"analysis's per-account features (burst triggers, micro spikes, signals) come from one "
+                     f"analysis of the case over {analysis.periods.analysis.label()}: rules on them see the whole "
+                     "period (look-ahead), and so does 'findings alerted before' for them; profile and velocity "
+                     "features do not")
     profiles = Profiles.from_case(case, as_of=None, risk=risk)
     return Scorer(profiles, ctx, rs, FxRates(case.fx_rates)), notes
 
 
-def backtest(case: Case, rules=None, analysis=None) -> BacktestResult:
+def backtest(case: Case, rules=None, analysis=None, since=None) -> BacktestResult:
     """Replay ``case`` through ``rules`` (a :class:`Ruleset`, a file, or None: default + graph-aware rules).
 
     ``analysis``: an :class:`~graphfraud.AnalysisResult` of the case for the
     graph's context; None runs one in memory when the rules need it.
+    ``since``: the start of the measured period (default: the first login, where
+    the case's activity starts); earlier events are replayed, so profiles and
+    windows are built, but not counted.
 
     Examples
     --------
@@ -119,7 +124,7 @@ def backtest(case: Case, rules=None, analysis=None) -> BacktestResult:
     >>> from graphfraud.realtime import default_ruleset
     >>> case = graphfraud.load_case(graphfraud.sample_case_path())
     >>> bt = backtest(case, default_ruleset())
-    >>> bt.summary["rule"].iloc[-1], bt.events == len(case.payments) + len(case.logins)
+    >>> bt.summary["rule"].iloc[-1], bt.period[0] == str(case.logins["event_ts"].min())
     ('all rules', True)
     """
     if not isinstance(case, Case):
@@ -133,6 +138,13 @@ def backtest(case: Case, rules=None, analysis=None) -> BacktestResult:
                      f"(first reason: {rejected['field'].iloc[0]}: {rejected['reason'].iloc[0]})")
     status = events["status"].to_numpy(dtype=object)[scored["row"].to_numpy()]
     scored["bad_payment"] = np.isin(status, BAD_PAYMENT_STATUSES)
+    since = _since(case, since)
+    ts_all = pd.to_datetime(scored["event_ts"])
+    before = int((ts_all < since).sum()) if since is not None else 0
+    if before:
+        notes.append(f"{before:,} event(s) before {since} (the first login) were replayed to build profiles and "
+                     "windows but are not counted")
+        scored = scored[(ts_all >= since).to_numpy()].reset_index(drop=True)
     ts = pd.to_datetime(scored["event_ts"])
     start, end = (ts.min(), ts.max()) if len(ts) else (None, None)
     days = max((end - start) / pd.Timedelta(days=1), 1 / 24) if start is not None else math.nan
@@ -146,6 +158,9 @@ def backtest(case: Case, rules=None, analysis=None) -> BacktestResult:
     day = ts.dt.floor("D")
     daily = (pd.DataFrame({"day": day, "review": scored["decision"].eq("REVIEW"), "block": scored["decision"].eq("BLOCK")})
              .groupby("day").sum().reset_index())
+    if len(daily):  # every day of the period, those without an event too
+        daily = (daily.set_index("day").reindex(pd.date_range(daily["day"].min(), daily["day"].max(), freq="D"),
+                                                fill_value=0).rename_axis("day").reset_index())
     daily["alerts"] = daily["review"] + daily["block"]
     daily["day"] = daily["day"].dt.strftime("%Y-%m-%d")
     hit = scored[alerted]
@@ -154,6 +169,13 @@ def backtest(case: Case, rules=None, analysis=None) -> BacktestResult:
     period = (None, None) if start is None else (start.strftime("%Y-%m-%d %H:%M:%S"), end.strftime("%Y-%m-%d %H:%M:%S"))
     return BacktestResult(summary, daily[["day", "alerts", "review", "block"]], decisions, rejected, scorer.ruleset,
                           period, len(scored), notes)
+
+
+def _since(case: Case, since) -> pd.Timestamp | None:
+    if since is not None:
+        return pd.Timestamp(since)
+    lg = case.logins["event_ts"]
+    return lg.min() if len(lg) else None
 
 
 def _definition(rule) -> str:

@@ -124,6 +124,8 @@ def read_analysis(out_dir: str | Path) -> dict:
         the folder is not a finished ``analyze`` output (no ``manifest.json``) or lacks a needed file.
     """
     out = Path(out_dir)
+    if not out.is_dir():
+        raise InputError(f"analysis folder {str(out)!r} does not exist; run 'graphfraud analyze --out {out}' first")
     man = out / "manifest.json"
     if not man.is_file():
         raise InputError(f"{str(out)!r} is not an analyze output folder (no manifest.json); run "

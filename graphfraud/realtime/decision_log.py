@@ -85,8 +85,9 @@ class DecisionLog:
             raise InputError(f"journal must be 'wal' (one host) or 'delete' (a network file system such as EFS, "
                              f"where WAL does not work), got {journal!r}")
         self.path = log_path(url)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        if self.path != ":memory:" and not Path(self.path).absolute().parent.is_dir():
+            raise InputError(f"decision log {self.path!r}: the folder {str(Path(self.path).parent)!r} does not "
+                             "exist; create it or choose another --log")
         try:
             self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
             self.conn.execute(f"PRAGMA journal_mode={journal.upper()}")

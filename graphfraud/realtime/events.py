@@ -15,6 +15,7 @@ values is an error. Every problem names the field and says what to send instead.
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import dataclass
 
@@ -45,6 +46,7 @@ EVENT_FIELDS = {
 #: gateway name -> contract name
 ALIASES = {"transaction_amount": "amount", "ip_address": "ip", "user_id": "account_id", "location": "country_iso"}
 
+_EPOCH = re.compile(r"\d{9,11}(\.\d+)?")
 _ALIAS_RANK = {a: i for i, a in enumerate(ALIASES, 1)}
 _TEXT = ("event_id", "account_id", "ip", "device_id", "merchant_id", "merchant_category")
 _MAX_TEXT = 200
@@ -141,6 +143,8 @@ def _stamp(v, now_ns: int | None) -> int:
         return now_ns if now_ns is not None else time.time_ns()
     if isinstance(v, bool):
         raise EventError("event_ts", f"must be a time, got {v!r}")
+    if isinstance(v, str) and _EPOCH.fullmatch(v.strip()):  # epoch seconds as text, as a CSV carries them
+        v = float(v)
     try:
         t = pd.Timestamp(float(v), unit="s") if isinstance(v, (int, float)) else pd.Timestamp(v)
     except (ValueError, TypeError, OverflowError):
@@ -196,7 +200,14 @@ def parse_event(raw: dict, now_ns: int | None = None) -> Event:
     ...
     graphfraud.realtime.events.EventError: amount: is required for a payment (alias transaction_amount)
     """
-    d = _canonical(raw)
+    try:
+        d = _canonical(raw)
+    except EventError as exc:  # an alias clash: still say which event it was
+        try:
+            exc.event_id = _text(raw, "event_id") if isinstance(raw, dict) else None
+        except EventError:
+            exc.event_id = None
+        raise
     event_id = _text(d, "event_id")
     if event_id is None:
         raise EventError("event_id", "is required: a unique id per event, so a retry is not scored twice")

@@ -16,23 +16,8 @@ decision back with ``duplicate: true`` and no second alert. Validation is the
 engine's (:func:`~graphfraud.realtime.events.parse_event`): the Pydantic models
 here only document the shapes in ``/openapi.json``.
 
-Examples
---------
->>> import pandas as pd
->>> from fastapi.testclient import TestClient
->>> from graphfraud.realtime.decision_log import DecisionLog
->>> from graphfraud.realtime.engine import Engine
->>> from graphfraud.realtime.scorer import Scorer
->>> scorer = Scorer.from_profiles(pd.DataFrame({"account_id": ["A1"], "avg_amount_30d": [100.0],
-...     "payment_count_30d": [3], "last_device_id": ["d1"], "last_country": ["DE"], "signup_ts": ["2024-01-01"],
-...     "risk_level": ["LOW"]}))
->>> client = TestClient(create_app(Engine(scorer, DecisionLog(":memory:"))))
->>> r = client.post("/detect", json={"event_id": "e1", "user_id": "A1", "transaction_amount": 6000})
->>> r.status_code, r.json()["decision"], r.json()["rules"]
-(200, 'BLOCK', ['amount over 5x the 30-day mean', 'amount over 5,000'])
->>> r = client.post("/detect", json={"event_id": "e2", "user_id": "A1", "transaction_amount": "x"})
->>> r.status_code, r.json()
-(422, {'detail': [{'loc': ['body', 'amount'], 'msg': "must be a number >= 0, got 'x'", 'type': 'value_error'}]})
+An example is in :func:`create_app`.
+
 """
 
 import asyncio
