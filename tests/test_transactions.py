@@ -97,15 +97,18 @@ def test_history_and_rapid_match_brute_force(rows):
                   "amount_usd": list(amounts)})
     tx = transactions(case)
     secs, amounts = np.array(secs), np.array(amounts)
+    # every time at midnight reads as dates only: rapid_succession is then not judged (documented)
+    timed = bool((secs % 86400).any())
     for i, (a, t) in enumerate(zip(accounts, secs)):
         same = np.array(accounts) == a
         prior = same & (secs < t) & (secs >= t - 30 * 86400)
         assert tx["history_payments"].iat[i] == prior.sum()
         if prior.any():
-            assert tx["history_mean_usd"].iat[i] == pytest.approx(amounts[prior].mean(), rel=1e-9)
+            # running sums: a cent-sized mean after 1e5-sized payments is off by ~1e-10 USD, not a relative 1e-9
+            assert tx["history_mean_usd"].iat[i] == pytest.approx(amounts[prior].mean(), rel=1e-9, abs=1e-6)
         near = same & (np.abs(secs - t) <= 60)
         near[i] = False
-        assert tx["rapid_succession"].iat[i] == near.any()
+        assert tx["rapid_succession"].iat[i] == (near.any() and timed)
 
 
 def test_the_etl_command_writes_day_partitions_that_read_back_as_the_transactions(tmp_path, capsys):
