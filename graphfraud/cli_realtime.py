@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import GraphFraudError, InputError
+from .errors import InputError
 
 __all__ = ["add_parsers", "COMMANDS"]
 

@@ -131,7 +131,7 @@ def analyze(
     from .act.cases import open_ring_cases
     from .act.money import has_money_side, money_side, with_ring_spikes
     from .act.report import write_report
-    from .act.rules import Rule, account_features, candidate_rules, propose_rules, rules_text
+    from .act.rules import account_features, candidate_rules, propose_rules, rules_text, selected_rules
 
     n = {"seed": "seed", "top_share": "top_share", "daily_alert_budget": "daily_alert_budget", "top_ips": "top_ips",
          **(names or {})}
@@ -213,7 +213,7 @@ def analyze(
                          *_money_outputs(money)):
             result.files[name] = out.csv(f"{name}.csv", df)
         result.files["rejected_rows"] = out.path("rejected_rows.csv")
-        chosen = [Rule.from_dict(r) for r in _selected_rule_dicts(rules)]
+        chosen = selected_rules(rules)
         result.files["rules_json"] = out.text("rules.json", rules_text(chosen), rows=len(chosen))
         result = replace(result, out_dir=out.root)
         result.files.update(write_report(result, out))
@@ -320,10 +320,5 @@ def input_fingerprint(case: Case) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def _selected_rule_dicts(rules: pd.DataFrame) -> list[dict]:
-    from .act.rules import candidate_rules
-
-    chosen = set(rules.loc[rules["selected"], "rule"])
-    return [r.to_dict() for r in candidate_rules(money=True) if r.name in chosen]
 
 

@@ -23,7 +23,7 @@ from ..errors import InputError
 from .output import atomic_write_bytes
 
 __all__ = ["Rule", "account_features", "evaluate_rules", "candidate_rules", "propose_rules", "save_rules",
-           "rules_text", "load_rules", "ACTION_FRICTION", "RULE_COLUMNS"]
+           "rules_text", "load_rules", "selected_rules", "ACTION_FRICTION", "RULE_COLUMNS"]
 
 # Lower friction first: an honest customer barely notices a step-up, suspension locks them out.
 ACTION_FRICTION = {"MFA step-up": 1, "force password reset": 2, "throttle EC2 provisioning": 2, "open a case": 2,
@@ -309,3 +309,11 @@ def propose_rules(features: pd.DataFrame, case: Case, period: Period | float | N
     ev["selected"] = ev["rule"].isin(chosen)
     ev = ev.sort_values(["selected", "utility"], ascending=[False, False], kind="stable").reset_index(drop=True)
     return ev[RULE_COLUMNS + ["family", "utility"]]
+
+
+def selected_rules(rules: pd.DataFrame | None) -> list[Rule]:
+    """The rules :func:`propose_rules` selected (its ``selected`` column), as :class:`Rule` objects."""
+    if rules is None or not len(rules):
+        return []
+    chosen = set(rules.loc[rules["selected"], "rule"])
+    return [r for r in candidate_rules(money=True) if r.name in chosen]

@@ -27,9 +27,10 @@ from ..errors import InputError
 from .context import GraphContext, context_from_result, ip_reputation_lookup
 from .profiles import FxRates, Profiles, risk_levels
 from .ruleset import Ruleset, default_ruleset, graph_rules
+from .events import case_events
 from .scorer import Scorer, _resolve_rules
 
-__all__ = ["backtest", "case_events", "BacktestResult", "write_backtest", "BACKTEST_COLUMNS"]
+__all__ = ["backtest", "BacktestResult", "write_backtest", "BACKTEST_COLUMNS"]
 
 BACKTEST_COLUMNS = ["rule", "definition", "points", "alerts", "alerts_per_day", "accounts", "period_start",
                     "period_end", "days", "precision_bad_payments", "recall_bad_payments", "precision_findings",
@@ -54,38 +55,6 @@ class BacktestResult:
     period: tuple
     events: int
     notes: list = field(default_factory=list)
-
-
-def case_events(case: Case) -> pd.DataFrame:
-    """The case's payments and logins as real-time events (ids ``pay-ROW`` / ``login-ROW`` unless payment_id).
-
-    A payment with ``amount_usd`` is sent in USD; without it, in its own
-    currency (the scorer converts at the case's FX rates).
-    """
-    pay, lg = case.payments, case.logins
-    usd = pay["amount_usd"].to_numpy(dtype=np.float64, na_value=np.nan)
-    has_usd = ~np.isnan(usd)
-    amount = pay["amount"].to_numpy(dtype=np.float64, na_value=np.nan) if "amount" in pay else np.full(len(pay), np.nan)
-    cur = pay["currency"].astype(object).to_numpy() if "currency" in pay else np.full(len(pay), None, dtype=object)
-    pid = (pay["payment_id"].astype(object).where(pay["payment_id"].notna(), None).to_numpy()
-           if "payment_id" in pay else np.full(len(pay), None, dtype=object))
-    pay_ids = np.where(pd.isna(pid), "pay-" + pd.Series(np.arange(len(pay))).astype(str).to_numpy(), pid)
-
-    def col(df, name):
-        return df[name].astype(object).to_numpy() if name in df else np.full(len(df), None, dtype=object)
-
-    payments = pd.DataFrame({
-        "event_id": pay_ids, "event_ts": pay["payment_ts"].to_numpy(), "account_id": col(pay, "account_id"),
-        "event_type": "payment", "amount": np.where(has_usd, usd, amount),
-        "currency": np.where(has_usd, "USD", cur), "ip": col(pay, "ip"), "device_id": col(pay, "device_id"),
-        "country_iso": col(pay, "country_iso"), "merchant_id": col(pay, "merchant_id"),
-        "merchant_category": col(pay, "merchant_category"), "status": col(pay, "status")})
-    logins = pd.DataFrame({
-        "event_id": "login-" + pd.Series(np.arange(len(lg))).astype(str).to_numpy(),
-        "event_ts": lg["event_ts"].to_numpy(), "account_id": col(lg, "account_id"), "event_type": "login",
-        "amount": np.nan, "currency": None, "ip": col(lg, "ip"), "device_id": col(lg, "device_id"),
-        "country_iso": col(lg, "country_iso"), "merchant_id": None, "merchant_category": None, "status": None})
-    return pd.concat([payments, logins], ignore_index=True)
 
 
 def _scorer(case: Case, ruleset: Ruleset | None, analysis) -> tuple[Scorer, list[str]]:
@@ -149,8 +118,8 @@ def backtest(case: Case, rules=None, analysis=None, since=None) -> BacktestResul
     start, end = (ts.min(), ts.max()) if len(ts) else (None, None)
     days = max((end - start) / pd.Timedelta(days=1), 1 / 24) if start is not None else math.nan
     findings = case.security_findings.groupby(case.security_findings["account_id"].astype(str))["finding_ts"].min()
-    rows = [_measure(name, _definition(r), p, _matched(scorer, r, scored), scored, ts, findings, start, end, days)
-            for r, p, name in zip(scorer.ruleset.rules, scorer.ruleset.points, [r.name for r in scorer.ruleset.rules])]
+    rows = [_measure(r.name, _definition(r), p, r.matches(scored), scored, ts, findings, start, end, days)
+            for r, p in zip(scorer.ruleset.rules, scorer.ruleset.points)]
     alerted = scored["decision"].to_numpy() != "APPROVE"
     rows.append(_measure("all rules", f"score >= {scorer.ruleset.review:g} (REVIEW or BLOCK), mode "
                                       f"{scorer.ruleset.mode}", math.nan, alerted, scored, ts, findings, start, end, days))
@@ -180,17 +149,6 @@ def _since(case: Case, since) -> pd.Timestamp | None:
 
 def _definition(rule) -> str:
     return rule.definition.rsplit(" -> ", 1)[0]
-
-
-def _matched(scorer: Scorer, rule, scored: pd.DataFrame) -> np.ndarray:
-    m = np.ones(len(scored), dtype=bool)
-    from ..act.rules import _OPS
-
-    for f, op, v in rule.when:
-        col = scored[f]
-        vals = col.to_numpy(dtype=object) if col.dtype == object else col.to_numpy()
-        m &= np.asarray(_OPS[op](vals, v), dtype=bool)
-    return m
 
 
 def _measure(name, definition, points, m, scored, ts, findings: pd.Series, start, end, days) -> dict:

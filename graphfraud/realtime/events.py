@@ -22,10 +22,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..case import Case
 from ..case.schema import CURRENCIES
 from ..errors import InputError
 
-__all__ = ["Event", "EventError", "EVENT_FIELDS", "ALIASES", "parse_event", "events_frame", "FRAME_COLUMNS"]
+__all__ = ["Event", "EventError", "EVENT_FIELDS", "ALIASES", "parse_event", "events_frame", "FRAME_COLUMNS",
+           "case_events"]
 
 #: field -> (required, what it holds); the order is the contract's
 EVENT_FIELDS = {
@@ -388,3 +390,35 @@ def _one_time(v):
         return pd.Timestamp(_stamp(v, 0))
     except EventError:
         return pd.NaT
+
+
+def case_events(case: Case) -> pd.DataFrame:
+    """The case's payments and logins as real-time events (ids ``pay-ROW`` / ``login-ROW`` unless payment_id).
+
+    A payment with ``amount_usd`` is sent in USD; without it, in its own
+    currency (the scorer converts at the case's FX rates).
+    """
+    pay, lg = case.payments, case.logins
+    usd = pay["amount_usd"].to_numpy(dtype=np.float64, na_value=np.nan)
+    has_usd = ~np.isnan(usd)
+    amount = pay["amount"].to_numpy(dtype=np.float64, na_value=np.nan) if "amount" in pay else np.full(len(pay), np.nan)
+    cur = pay["currency"].astype(object).to_numpy() if "currency" in pay else np.full(len(pay), None, dtype=object)
+    pid = (pay["payment_id"].astype(object).where(pay["payment_id"].notna(), None).to_numpy()
+           if "payment_id" in pay else np.full(len(pay), None, dtype=object))
+    pay_ids = np.where(pd.isna(pid), "pay-" + pd.Series(np.arange(len(pay))).astype(str).to_numpy(), pid)
+
+    def col(df, name):
+        return df[name].astype(object).to_numpy() if name in df else np.full(len(df), None, dtype=object)
+
+    payments = pd.DataFrame({
+        "event_id": pay_ids, "event_ts": pay["payment_ts"].to_numpy(), "account_id": col(pay, "account_id"),
+        "event_type": "payment", "amount": np.where(has_usd, usd, amount),
+        "currency": np.where(has_usd, "USD", cur), "ip": col(pay, "ip"), "device_id": col(pay, "device_id"),
+        "country_iso": col(pay, "country_iso"), "merchant_id": col(pay, "merchant_id"),
+        "merchant_category": col(pay, "merchant_category"), "status": col(pay, "status")})
+    logins = pd.DataFrame({
+        "event_id": "login-" + pd.Series(np.arange(len(lg))).astype(str).to_numpy(),
+        "event_ts": lg["event_ts"].to_numpy(), "account_id": col(lg, "account_id"), "event_type": "login",
+        "amount": np.nan, "currency": None, "ip": col(lg, "ip"), "device_id": col(lg, "device_id"),
+        "country_iso": col(lg, "country_iso"), "merchant_id": None, "merchant_category": None, "status": None})
+    return pd.concat([payments, logins], ignore_index=True)

@@ -17,12 +17,13 @@ import numpy as np
 import pandas as pd
 
 from ..case import Case
-from ..detect.micro import METRICS, MicroParams, MicroState, micro_features
+from ..detect.micro import METRICS, MicroParams, MicroState
 from ..errors import InputError
 from .context import GraphContext, build_context, context_from_result, features_array, read_analysis
-from .events import Event, EventError, events_frame, parse_event
-from .profiles import _NAT, RISK_LEVELS, WINDOW_NS, FxRates, Profiles, _to_cents, risk_levels
-from ..act.rules import _OPS
+from .frame_features import frame_features
+from .events import Event, EventError, case_events, events_frame, parse_event
+from .profiles import _NAT, RISK_LEVELS, FxRates, Profiles, risk_levels
+from ..act.rules import _OPS, selected_rules
 from .ruleset import FEATURES, Ruleset, _compile, default_ruleset, graph_rules, load_ruleset
 
 __all__ = ["Scorer", "Decision", "DECISION_COLUMNS"]
@@ -170,7 +171,7 @@ class Scorer:
             analysis = analyze(case, out_dir=None)
         ctx = context_from_result(analysis)
         risk = risk_levels(analysis.signals.set_index("account_id")["composite"])
-        proposed = [r for r in _proposed(analysis.rules)]
+        proposed = selected_rules(analysis.rules)
         return cls._assemble(case, ctx, risk, proposed, rules, warm, micro)
 
     @classmethod
@@ -211,25 +212,17 @@ class Scorer:
 
     def warm(self, case: Case, since, until) -> int:
         """Feed the case's logins and payments in ``(since, until]`` to the velocity state only; returns how many."""
-        from ..detect.transaction_flags import payment_amounts_usd
-
-        lg, pay = case.logins, case.payments
-        lt = lg["event_ts"]
-        pt = pay["payment_ts"]
-        lm = ((lt > since) & (lt <= until)).to_numpy()
-        pm = ((pt > since) & (pt <= until)).to_numpy()
-        frame = pd.concat([
-            pd.DataFrame({"ts": lt[lm].to_numpy(), "account_id": lg["account_id"][lm].astype(object).to_numpy(),
-                          "kind": "login", "ip": lg["ip"][lm].astype(object).to_numpy(),
-                          "device_id": lg["device_id"][lm].astype(object).to_numpy(), "usd": np.nan}),
-            pd.DataFrame({"ts": pt[pm].to_numpy(), "account_id": pay["account_id"][pm].astype(object).to_numpy(),
-                          "kind": "payment",
-                          "ip": pay["ip"][pm].astype(object).to_numpy() if "ip" in pay else None,
-                          "device_id": pay["device_id"][pm].astype(object).to_numpy() if "device_id" in pay else None,
-                          "usd": payment_amounts_usd(case)[pm]})], ignore_index=True)
-        frame = frame.sort_values("ts", kind="stable")
-        for t, a, k, ip, dev, usd in zip(frame["ts"].to_numpy().astype(np.int64), frame["account_id"], frame["kind"],
-                                         frame["ip"], frame["device_id"], frame["usd"]):
+        ev = case_events(case)
+        ev = ev[((ev["event_ts"] > since) & (ev["event_ts"] <= until)).to_numpy()]
+        # logins first among equal times, then time order
+        ev = ev.iloc[np.argsort((ev["event_type"] == "payment").to_numpy(), kind="stable")]
+        frame = ev.sort_values("event_ts", kind="stable")
+        ts = frame["event_ts"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        usd = np.where(frame["event_type"].to_numpy() == "payment",
+                       frame["amount"].to_numpy(dtype=np.float64)
+                       * self.fx.rates(frame["currency"].to_numpy(dtype=object), ts), np.nan)
+        for t, a, k, ip, dev, usd in zip(ts, frame["account_id"], frame["event_type"], frame["ip"],
+                                         frame["device_id"], usd):
             self.micro.update(np.datetime64(int(t), "ns"), a, k, ip=None if pd.isna(ip) else ip,
                               device_id=None if pd.isna(dev) else dev, amount_usd=usd)
             self._clock = int(t)
@@ -355,29 +348,19 @@ class Scorer:
         ev["amount_usd"] = usd
         order = np.argsort(ev["ts"].to_numpy(), kind="stable")
         ev = ev.iloc[order].reset_index(drop=True)
-        f = self._frame_features(ev)
+        f = frame_features(self.profiles, self.context, self._features, ev, self.micro_params)
         out = self._frame_decisions(ev, f, reasons)
         out["latency_us"] = (time.perf_counter_ns() - t0) / 1000 / max(len(ev), 1)
         out = pd.concat([out, f], axis=1).sort_values("row", kind="stable").reset_index(drop=True)
         out.attrs["rejected"] = rejected.reset_index(drop=True)
         return out
 
-    def _frame_features(self, ev: pd.DataFrame) -> pd.DataFrame:
-        from .frame_features import frame_features
-
-        return frame_features(self.profiles, self.context, self._features, ev, self.micro_params)
-
     def _frame_decisions(self, ev: pd.DataFrame, f: pd.DataFrame, reasons: bool) -> pd.DataFrame:
         n = len(ev)
         rs = self.ruleset
-        matched = np.zeros((n, len(self._compiled)), dtype=bool)
-        for j, (_, _, conds) in enumerate(self._compiled):
-            m = np.ones(n, dtype=bool)
-            for c, op, v in conds:
-                col = f[c]
-                vals = col.to_numpy(dtype=object) if col.dtype == object else col.to_numpy()
-                m &= np.asarray(op(vals, v), dtype=bool)
-            matched[:, j] = m
+        matched = np.zeros((n, len(rs.rules)), dtype=bool)
+        for j, rule in enumerate(rs.rules):
+            matched[:, j] = rule.matches(f)
         pts = np.asarray(rs.points, dtype=np.float64)
         if rs.mode == "first" and len(pts):
             first = matched.argmax(axis=1)
@@ -401,15 +384,6 @@ class Scorer:
                              "event_ts": ev["ts"].dt.strftime("%Y-%m-%d %H:%M:%S"), "event_type": ev["kind"],
                              "score": score, "decision": decision, "rules": rule_text, "reasons": reason_text,
                              "ruleset_version": self.version, "scored_at": _now_text(), "row": ev["row"]})
-
-
-def _proposed(rules: pd.DataFrame | None) -> list:
-    from ..act.rules import candidate_rules
-
-    if rules is None or not len(rules):
-        return []
-    chosen = set(rules.loc[rules["selected"], "rule"])
-    return [r for r in candidate_rules(money=True) if r.name in chosen]
 
 
 _OP_TEXT = {f: sym for sym, f in _OPS.items()}
